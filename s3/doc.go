@@ -1,0 +1,5 @@
+// Package s3 speaks the S3 wire protocol for the CORS gateway: it finds the
+// bucket a request addresses, recognises the ?cors sub-resource, verifies AWS
+// Signature Version 4 and the integrity headers of a body, and writes errors as
+// Amazon S3 does, byte for byte. It knows nothing of Caddy or of CORS rules.
+package s3

@@ -1,0 +1,129 @@
+package s3
+
+import (
+	"encoding/base64"
+	"math/rand/v2"
+	"net/http"
+	"unicode/utf8"
+)
+
+// IDs are the x-amz-request-id / x-amz-id-2 pair of one response. S3 repeats
+// them in an error body as RequestId and HostId.
+type IDs struct{ RequestID, HostID string }
+
+const requestIDAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+// NewIDs returns fresh IDs shaped like S3's: a request ID of 16 upper-case
+// letters and digits, and a host ID of 56 random bytes in base64 (76
+// characters). They only have to be unique enough to find a request in a log,
+// so they come from math/rand, which never blocks and is safe for concurrent use.
+func NewIDs() IDs {
+	var req [16]byte
+	for i := range req {
+		req[i] = requestIDAlphabet[rand.IntN(len(requestIDAlphabet))]
+	}
+	var host [56]byte
+	for i := 0; i < len(host); i += 8 {
+		v := rand.Uint64()
+		for j := range 8 {
+			host[i+j] = byte(v >> (8 * j))
+		}
+	}
+	var hostID [76]byte
+	base64.StdEncoding.Encode(hostID[:], host[:])
+	return IDs{RequestID: string(req[:]), HostID: string(hostID[:])}
+}
+
+// Set sets the x-amz-request-id and x-amz-id-2 headers, replacing any that
+// are there (an upstream's, copied by a proxy under canonical names). The
+// names are written in S3's lower case, bypassing canonicalisation.
+func (ids IDs) Set(h http.Header) {
+	h.Del("X-Amz-Request-Id")
+	h.Del("X-Amz-Id-2")
+	h["x-amz-request-id"] = []string{ids.RequestID}
+	h["x-amz-id-2"] = []string{ids.HostID}
+}
+
+const xmlDeclaration = `<?xml version="1.0" encoding="UTF-8"?>` + "\n"
+
+// WriteError writes e as S3 does (spec A.8): an XML declaration, a newline,
+// then one line <Error><Code/><Message/>extras<RequestId/><HostId/></Error>,
+// with Content-Type application/xml, the ids in the headers, and
+// Connection: close on a 400.
+func WriteError(w http.ResponseWriter, ids IDs, e *Error) {
+	h := w.Header()
+	h.Set("Content-Type", "application/xml")
+	ids.Set(h)
+	if e.StatusCode == http.StatusBadRequest {
+		h.Set("Connection", "close")
+	}
+	w.WriteHeader(e.StatusCode)
+	_, _ = w.Write(e.appendXML(nil, ids))
+}
+
+// appendXML appends the error document of e to b.
+func (e *Error) appendXML(b []byte, ids IDs) []byte {
+	b = append(b, xmlDeclaration...)
+	b = append(b, "<Error>"...)
+	b = appendElement(b, "Code", e.Code)
+	b = appendElement(b, "Message", e.Message)
+	for _, f := range e.Extra {
+		b = appendElement(b, f.Name, f.Value)
+	}
+	b = appendElement(b, "RequestId", ids.RequestID)
+	b = appendElement(b, "HostId", ids.HostID)
+	return append(b, "</Error>"...)
+}
+
+func appendElement(b []byte, name, value string) []byte {
+	b = append(b, '<')
+	b = append(b, name...)
+	b = append(b, '>')
+	b = appendText(b, value)
+	b = append(b, "</"...)
+	b = append(b, name...)
+	return append(b, '>')
+}
+
+// appendText escapes only what XML character data requires. S3 leaves quotes
+// and apostrophes as they are (AllowedOrigin "x" and 'us-east-1' reach the
+// client unescaped), which encoding/xml would turn into &#34; and &#39;.
+// Characters XML cannot carry at all become U+FFFD, so a hostile header value
+// echoed in an error cannot break the document.
+func appendText(b []byte, s string) []byte {
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '&':
+				b = append(b, "&amp;"...)
+			case c == '<':
+				b = append(b, "&lt;"...)
+			case c == '>':
+				b = append(b, "&gt;"...)
+			case c == '\r':
+				// A raw CR would be folded into LF by the client's parser.
+				b = append(b, "&#xD;"...)
+			case c < 0x20 && c != '\t' && c != '\n':
+				b = append(b, "\uFFFD"...)
+			default:
+				b = append(b, c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 || !xmlChar(r) {
+			b = append(b, "\uFFFD"...)
+		} else {
+			b = append(b, s[i:i+size]...)
+		}
+		i += size
+	}
+	return b
+}
+
+// xmlChar reports whether r is allowed in an XML 1.0 document (above ASCII).
+func xmlChar(r rune) bool {
+	return r >= 0x80 && r <= 0xD7FF || r >= 0xE000 && r <= 0xFFFD || r >= 0x10000 && r <= 0x10FFFF
+}

@@ -1,0 +1,308 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/certmagic"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/s3cors/caddy-s3-cors/cors"
+)
+
+// corsDoc is a one-rule CORSConfiguration allowing GET from origin.
+func corsDoc(origin string) string {
+	return fmt.Sprintf(`<CORSConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><CORSRule><AllowedOrigin>%s</AllowedOrigin><AllowedMethod>GET</AllowedMethod></CORSRule></CORSConfiguration>`, origin)
+}
+
+func corsConfig(t testing.TB, origin string) *cors.Configuration {
+	t.Helper()
+	cfg, err := cors.Parse([]byte(corsDoc(origin)))
+	if err != nil {
+		t.Fatalf("parsing test document for %q: %v", origin, err)
+	}
+	return cfg
+}
+
+// canonical is what the store keeps for the document allowing origin.
+func canonical(t testing.TB, origin string) string {
+	t.Helper()
+	return string(corsConfig(t, origin).Marshal())
+}
+
+// policyDoc renders a policy back to its document, "" for nil.
+func policyDoc(p *cors.Policy) string {
+	if p == nil {
+		return ""
+	}
+	return string(p.Configuration().Marshal())
+}
+
+func fileStorage(t testing.TB) *certmagic.FileStorage {
+	return &certmagic.FileStorage{Path: t.TempDir()}
+}
+
+func newTestStore(t testing.TB, storage certmagic.Storage, opts Options) *Store {
+	t.Helper()
+	if opts.Logger == nil {
+		opts.Logger = zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
+	}
+	return New(storage, opts)
+}
+
+func mustLoad(t testing.TB, s *Store) {
+	t.Helper()
+	if err := s.Load(context.Background()); err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+}
+
+func mustSync(t testing.TB, s *Store) {
+	t.Helper()
+	if err := s.Sync(context.Background()); err != nil {
+		t.Fatalf("Sync: %v", err)
+	}
+}
+
+func mustPut(t testing.TB, s *Store, bucket, origin string) Record {
+	t.Helper()
+	rec, err := s.Put(context.Background(), bucket, corsConfig(t, origin), "AKIDTEST")
+	if err != nil {
+		t.Fatalf("Put(%s): %v", bucket, err)
+	}
+	return rec
+}
+
+// state is what a Store serves: bucket -> document, from Lookup.
+func state(s *Store) map[string]string {
+	got := make(map[string]string)
+	for _, b := range s.Buckets() {
+		got[b] = policyDoc(s.Lookup(b))
+	}
+	return got
+}
+
+func stateString(m map[string]string) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%s=%s\n", k, m[k])
+	}
+	return b.String()
+}
+
+var errInjected = errors.New("injected storage failure")
+
+// faultStorage wraps a storage to fail, drop marker writes, count calls, or
+// pause after a load, on demand.
+type faultStorage struct {
+	certmagic.Storage
+	markerKey string
+
+	failing    atomic.Bool
+	dropMarker atomic.Bool
+	loads      atomic.Int64
+	lists      atomic.Int64
+
+	mu           sync.Mutex
+	afterLoadFn  func(key string)
+	afterStoreFn func(key string)
+}
+
+func newFaultStorage(inner certmagic.Storage) *faultStorage {
+	return &faultStorage{Storage: inner, markerKey: DefaultPrefix + "/marker.json"}
+}
+
+func (f *faultStorage) afterLoad(fn func(key string)) {
+	f.mu.Lock()
+	f.afterLoadFn = fn
+	f.mu.Unlock()
+}
+
+func (f *faultStorage) afterStore(fn func(key string)) {
+	f.mu.Lock()
+	f.afterStoreFn = fn
+	f.mu.Unlock()
+}
+
+func (f *faultStorage) Store(ctx context.Context, key string, value []byte) error {
+	if f.failing.Load() {
+		return errInjected
+	}
+	if key == f.markerKey && f.dropMarker.Load() {
+		return nil
+	}
+	if err := f.Storage.Store(ctx, key, value); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	fn := f.afterStoreFn
+	f.mu.Unlock()
+	if fn != nil {
+		fn(key)
+	}
+	return nil
+}
+
+func (f *faultStorage) Load(ctx context.Context, key string) ([]byte, error) {
+	f.loads.Add(1)
+	if f.failing.Load() {
+		return nil, errInjected
+	}
+	data, err := f.Storage.Load(ctx, key)
+	f.mu.Lock()
+	fn := f.afterLoadFn
+	f.mu.Unlock()
+	if fn != nil {
+		fn(key)
+	}
+	return data, err
+}
+
+func (f *faultStorage) Exists(ctx context.Context, key string) bool {
+	if f.failing.Load() {
+		return false
+	}
+	return f.Storage.Exists(ctx, key)
+}
+
+func (f *faultStorage) Delete(ctx context.Context, key string) error {
+	if f.failing.Load() {
+		return errInjected
+	}
+	return f.Storage.Delete(ctx, key)
+}
+
+func (f *faultStorage) List(ctx context.Context, prefix string, recursive bool) ([]string, error) {
+	f.lists.Add(1)
+	if f.failing.Load() {
+		return nil, errInjected
+	}
+	return f.Storage.List(ctx, prefix, recursive)
+}
+
+func (f *faultStorage) Lock(ctx context.Context, name string) error {
+	if f.failing.Load() {
+		return errInjected
+	}
+	return f.Storage.Lock(ctx, name)
+}
+
+// memStorage is an in-memory storage for benchmarks, where the file
+// system's fsync would hide what the store itself costs.
+type memStorage struct {
+	mu    sync.RWMutex
+	data  map[string][]byte
+	locks sync.Map
+}
+
+func newMemStorage() *memStorage { return &memStorage{data: make(map[string][]byte)} }
+
+func (m *memStorage) Store(_ context.Context, key string, value []byte) error {
+	m.mu.Lock()
+	m.data[key] = slices.Clone(value)
+	m.mu.Unlock()
+	return nil
+}
+
+func (m *memStorage) Load(_ context.Context, key string) ([]byte, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	v, ok := m.data[key]
+	if !ok {
+		return nil, fs.ErrNotExist
+	}
+	return v, nil
+}
+
+func (m *memStorage) Delete(_ context.Context, key string) error {
+	m.mu.Lock()
+	delete(m.data, key)
+	m.mu.Unlock()
+	return nil
+}
+
+func (m *memStorage) Exists(_ context.Context, key string) bool {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	_, ok := m.data[key]
+	return ok
+}
+
+func (m *memStorage) List(_ context.Context, prefix string, _ bool) ([]string, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	var keys []string
+	for k := range m.data {
+		if path.Dir(k) == prefix {
+			keys = append(keys, k)
+		}
+	}
+	return keys, nil
+}
+
+func (m *memStorage) Stat(_ context.Context, key string) (certmagic.KeyInfo, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	v, ok := m.data[key]
+	if !ok {
+		return certmagic.KeyInfo{}, fs.ErrNotExist
+	}
+	return certmagic.KeyInfo{Key: key, Size: int64(len(v)), IsTerminal: true}, nil
+}
+
+func (m *memStorage) Lock(ctx context.Context, name string) error {
+	ch, _ := m.locks.LoadOrStore(name, make(chan struct{}, 1))
+	select {
+	case ch.(chan struct{}) <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (m *memStorage) Unlock(_ context.Context, name string) error {
+	ch, ok := m.locks.Load(name)
+	if !ok {
+		return errors.New("not locked")
+	}
+	<-ch.(chan struct{})
+	return nil
+}
+
+// fakeClock is a settable clock for the full-sync schedule.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+var (
+	_ certmagic.Storage = (*faultStorage)(nil)
+	_ certmagic.Storage = (*memStorage)(nil)
+)

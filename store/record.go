@@ -1,0 +1,125 @@
+package store
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Record is one bucket's stored CORS configuration. It is kept in storage as
+// JSON under <prefix>/buckets/<bucket>.json.
+type Record struct {
+	// Bucket is the bucket the configuration belongs to.
+	Bucket string `json:"bucket"`
+	// Document is the CORSConfiguration XML in canonical form, as
+	// GetBucketCors returns it.
+	Document string `json:"document"`
+	// Version identifies the write that produced the record. Every Put
+	// draws a new random one, so instances can tell which of several
+	// concurrent writes storage kept.
+	Version string `json:"version"`
+	// UpdatedAt is when the write happened by the writer's clock. It is
+	// for people; the store never orders writes by it.
+	UpdatedAt time.Time `json:"updated_at"`
+	// UpdatedBy is who made the change: an access key ID, or "admin".
+	UpdatedBy string `json:"updated_by,omitempty"`
+}
+
+func (r Record) same(o Record) bool {
+	return r.Bucket == o.Bucket && r.Document == o.Document && r.Version == o.Version &&
+		r.UpdatedBy == o.UpdatedBy && r.UpdatedAt.Equal(o.UpdatedAt)
+}
+
+// recordFormat versions the JSON layout, so a build meeting a record
+// written by a newer one skips it instead of misreading it.
+const recordFormat = 1
+
+type storedRecord struct {
+	Format int `json:"format"`
+	Record
+}
+
+func encodeRecord(r Record) ([]byte, error) {
+	return json.MarshalIndent(storedRecord{Format: recordFormat, Record: r}, "", "\t")
+}
+
+// decodeRecord reads the record stored for bucket. Its errors explain why
+// the record cannot be used.
+func decodeRecord(bucket string, data []byte) (Record, error) {
+	var sr storedRecord
+	if err := json.Unmarshal(data, &sr); err != nil {
+		return Record{}, fmt.Errorf("not a CORS configuration record: %v", err)
+	}
+	if sr.Format != recordFormat {
+		return Record{}, fmt.Errorf("record format %d is not readable by this version (it reads format %d); upgrade this instance or rewrite the configuration", sr.Format, recordFormat)
+	}
+	if sr.Bucket != bucket {
+		return Record{}, fmt.Errorf("record names bucket %q but is stored under bucket %q", sr.Bucket, bucket)
+	}
+	return sr.Record, nil
+}
+
+// ErrInvalidBucket is wrapped by the errors of Put and Delete for a bucket
+// name that cannot be a storage key segment.
+var ErrInvalidBucket = errors.New("invalid bucket name")
+
+func invalidBucket(name string) error {
+	return fmt.Errorf("%w %q: use 1 to 255 lowercase letters, digits, '.' and '-', starting and ending with a letter or digit", ErrInvalidBucket, name)
+}
+
+// validBucket accepts S3 bucket names, which are [a-z0-9.-], within S3's
+// legacy length limit. Names that begin or end with '.' or '-' are refused
+// so that "." and ".." can never become a key segment.
+func validBucket(name string) bool {
+	if len(name) == 0 || len(name) > 255 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case 'a' <= c && c <= 'z', '0' <= c && c <= '9':
+		case c == '.' || c == '-':
+			if i == 0 || i == len(name)-1 {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Store) recordKey(bucket string) string {
+	return s.bucketsDir + "/" + bucket + ".json"
+}
+
+// bucketOfKey returns the bucket a listed key holds the record of. Temporary
+// files of atomic writers, subdirectories and other foreign keys give false;
+// foreign reports whether the key is worth a warning.
+func (s *Store) bucketOfKey(key string) (bucket string, ok, foreign bool) {
+	name, found := strings.CutPrefix(key, s.bucketsDir+"/")
+	if !found || name == "" || strings.Contains(name, "/") {
+		return "", false, true
+	}
+	bucket, found = strings.CutSuffix(name, ".json")
+	if !found {
+		// The file system storage writes through a temporary file named
+		// by digits in the same directory, which a List may catch.
+		return "", false, strings.Trim(name, "0123456789") != ""
+	}
+	if !validBucket(bucket) {
+		return "", false, true
+	}
+	return bucket, true, false
+}
+
+// newID returns a random identifier for a write.
+func newID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:]) // never fails, per crypto/rand's contract
+	return hex.EncodeToString(b[:])
+}

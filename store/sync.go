@@ -1,0 +1,424 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/s3cors/caddy-s3-cors/cors"
+)
+
+// maxChangeLogs caps the info lines one sync writes; the rest are counted
+// in a summary line.
+const maxChangeLogs = 100
+
+// errorLogInterval spaces out repeated warnings about the same sync failure.
+const errorLogInterval = time.Minute
+
+// Load lists and reads every stored configuration and makes the snapshot
+// match storage: a full reconciliation. Call it once before serving; it is
+// safe to call again at any time. Records that cannot be used are logged and
+// skipped, keeping the last good configuration of their bucket if there is
+// one. On error the previous snapshot stays in place.
+func (s *Store) Load(ctx context.Context) error {
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
+	s.beginSync()
+	m, err := s.readMarker(ctx)
+	if err == nil {
+		err = s.fullSync(ctx, m)
+	}
+	return s.finishSync(err, true)
+}
+
+// Sync polls the change marker and reloads the buckets changed since the
+// last sync, or everything when the marker cannot tell what changed, when
+// no full load has succeeded yet, or when the last full reconciliation is
+// older than Options.FullSyncInterval. When nothing changed it costs one
+// small read. On error the previous snapshot stays in place and the next
+// call retries.
+func (s *Store) Sync(ctx context.Context) error {
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
+	s.beginSync()
+	full := !s.loaded || s.now().Sub(s.lastFull) >= s.opts.FullSyncInterval
+	m, err := s.readMarker(ctx)
+	if err != nil {
+		return s.finishSync(err, full)
+	}
+	if full {
+		return s.finishSync(s.fullSync(ctx, m), true)
+	}
+	if m.Seq == s.seenSeq && m.token == s.seenToken {
+		return s.finishSync(nil, false)
+	}
+	changes, ok := m.since(s.seenSeq, s.seenToken)
+	if !ok {
+		if m.invalid != nil {
+			s.log.Warn("change marker is unreadable; reloading every configuration",
+				zap.String("key", s.markerKey), zap.Error(m.invalid))
+		} else {
+			s.log.Debug("change marker does not cover the changes since the last sync; reloading every configuration",
+				zap.Uint64("seen_seq", s.seenSeq), zap.Uint64("marker_seq", m.Seq))
+		}
+		return s.finishSync(s.fullSync(ctx, m), true)
+	}
+	return s.finishSync(s.incrementalSync(ctx, m, changes), false)
+}
+
+// beginSync starts tracking local writes, whose effect a load made by this
+// sync must not undo.
+func (s *Store) beginSync() {
+	s.mu.Lock()
+	clear(s.dirty)
+	s.mu.Unlock()
+}
+
+func (s *Store) incrementalSync(ctx context.Context, m marker, changes []change) error {
+	// The newest entry of each bucket decides who is named in the log.
+	by := make(map[string]string, len(changes))
+	buckets := make([]string, 0, len(changes))
+	for _, c := range changes {
+		if _, ok := by[c.Bucket]; !ok {
+			buckets = append(buckets, c.Bucket)
+		}
+		by[c.Bucket] = c.By
+	}
+	results, err := s.loadBuckets(ctx, buckets)
+	if err != nil {
+		return err
+	}
+	for _, r := range results {
+		if r.state == skipped {
+			s.warnSkipped(s.recordKey(r.bucket), r.reason, nil)
+		}
+	}
+	s.apply(results, nil, by)
+	s.seenSeq, s.seenToken = m.Seq, m.token
+	return nil
+}
+
+// fullSync makes the snapshot match storage. m must have been read before
+// the listing, so that a change missed by the listing has a later marker
+// sequence and is picked up by the next Sync.
+func (s *Store) fullSync(ctx context.Context, m marker) error {
+	keys, err := s.storage.List(ctx, s.bucketsDir, false)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("listing stored CORS configurations under %s: %w", s.bucketsDir, err)
+	}
+	warned := make(map[string]string)
+	buckets := make([]string, 0, len(keys))
+	for _, key := range keys {
+		bucket, ok, foreign := s.bucketOfKey(key)
+		if ok {
+			buckets = append(buckets, bucket)
+			continue
+		}
+		if foreign {
+			s.warnSkipped(key, "not a CORS configuration record of this store (expected <bucket>.json)", warned)
+		}
+	}
+	results, err := s.loadBuckets(ctx, buckets)
+	if err != nil {
+		return err
+	}
+	listed := make(map[string]struct{}, len(results))
+	for _, r := range results {
+		listed[r.bucket] = struct{}{}
+		if r.state == skipped {
+			s.warnSkipped(s.recordKey(r.bucket), r.reason, warned)
+		}
+	}
+	first := !s.loaded
+	s.apply(results, listed, nil)
+	s.warned = warned
+	s.seenSeq, s.seenToken = m.Seq, m.token
+	s.loaded = true
+	s.lastFull = s.now()
+	s.statsMu.Lock()
+	s.stats.SkippedKeys = len(warned)
+	s.statsMu.Unlock()
+	if first {
+		st := s.Stats()
+		s.log.Info("loaded CORS configurations",
+			zap.Int("buckets", st.Buckets),
+			zap.Int("policies", st.Policies),
+			zap.Int("skipped", len(warned)))
+	}
+	return nil
+}
+
+// warnSkipped logs a key that cannot be used. During a full sync (warned
+// not nil) a key that was already reported with the same reason by the
+// previous full sync is not reported again.
+func (s *Store) warnSkipped(key, reason string, warned map[string]string) {
+	if warned != nil {
+		warned[key] = reason
+		if s.warned[key] == reason {
+			return
+		}
+	}
+	s.log.Warn("skipping unusable key in CORS configuration storage; the bucket keeps its last good configuration, if any",
+		zap.String("key", key), zap.String("reason", reason))
+}
+
+// finishSync records the outcome of a Load or Sync in Stats and logs
+// failures, repeating an unchanged failure at most once per
+// errorLogInterval.
+func (s *Store) finishSync(err error, full bool) error {
+	now := s.now()
+	s.statsMu.Lock()
+	defer s.statsMu.Unlock()
+	st := &s.stats
+	st.Syncs++
+	if full {
+		st.FullSyncs++
+	}
+	if err != nil {
+		st.SyncErrors++
+		st.ConsecutiveErrors++
+		if st.LastError == nil || err.Error() != st.LastError.Error() || now.Sub(s.lastWarn) >= errorLogInterval {
+			s.lastWarn = now
+			s.log.Warn("syncing CORS configurations from storage failed; serving the last good configurations and retrying at the next poll",
+				zap.Error(err), zap.Int("consecutive_errors", st.ConsecutiveErrors))
+		}
+		st.LastError = err
+		st.LastErrorTime = now
+		return err
+	}
+	if st.ConsecutiveErrors > 0 {
+		s.log.Info("syncing CORS configurations from storage works again", zap.Int("failed_attempts", st.ConsecutiveErrors))
+	}
+	st.ConsecutiveErrors = 0
+	st.LastError = nil
+	st.Loaded = s.loaded
+	st.MarkerSequence = s.seenSeq
+	st.LastSync = now
+	if full {
+		st.LastFullSync = now
+	}
+	return nil
+}
+
+type loadState int
+
+const (
+	absent  loadState = iota // no record in storage
+	present                  // a usable record
+	skipped                  // a record that cannot be used
+)
+
+type loadResult struct {
+	bucket string
+	state  loadState
+	rec    Record
+	policy *cors.Policy
+	reason string
+}
+
+// loadBuckets reads the records of buckets, several at a time. A storage
+// failure fails the whole load; unusable records are results, not errors.
+func (s *Store) loadBuckets(ctx context.Context, buckets []string) ([]loadResult, error) {
+	results := make([]loadResult, len(buckets))
+	if len(buckets) == 0 {
+		return results, nil
+	}
+	res := &resolver{s: s, snap: s.snap.Load(), seen: make(map[string]resolved)}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(s.opts.LoadConcurrency, len(buckets)) {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				i := int(next.Add(1)) - 1
+				if i >= len(buckets) {
+					return
+				}
+				r, err := s.loadBucket(ctx, buckets[i], res)
+				if err != nil {
+					cancel(err)
+					return
+				}
+				results[i] = r
+			}
+		})
+	}
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+func (s *Store) loadBucket(ctx context.Context, bucket string, res *resolver) (loadResult, error) {
+	data, err := s.storage.Load(ctx, s.recordKey(bucket))
+	if errors.Is(err, fs.ErrNotExist) {
+		return loadResult{bucket: bucket, state: absent}, nil
+	}
+	if err != nil {
+		return loadResult{}, fmt.Errorf("loading CORS configuration of bucket %q: %w", bucket, err)
+	}
+	rec, err := decodeRecord(bucket, data)
+	if err != nil {
+		return loadResult{bucket: bucket, state: skipped, reason: err.Error()}, nil
+	}
+	doc, policy, err := res.resolve(bucket, rec.Document)
+	if err != nil {
+		return loadResult{bucket: bucket, state: skipped, reason: "document is not a valid CORS configuration: " + err.Error()}, nil
+	}
+	rec.Document = doc
+	return loadResult{bucket: bucket, state: present, rec: rec, policy: policy}, nil
+}
+
+// resolver turns stored documents into compiled policies during one sync,
+// parsing and compiling each distinct document once.
+type resolver struct {
+	s    *Store
+	snap *snapshot
+
+	mu   sync.Mutex
+	seen map[string]resolved
+}
+
+type resolved struct {
+	doc    string
+	policy *cors.Policy
+	err    error
+}
+
+// resolve returns the canonical form of raw and its policy, or why raw is
+// not a valid configuration.
+func (r *resolver) resolve(bucket, raw string) (string, *cors.Policy, error) {
+	if e := r.snap.entries[bucket]; e != nil && e.rec.Document == raw {
+		return e.rec.Document, e.policy, nil
+	}
+	r.mu.Lock()
+	v, ok := r.seen[raw]
+	r.mu.Unlock()
+	if ok {
+		return v.doc, v.policy, v.err
+	}
+	if doc, p := r.s.cachedPolicy(raw); p != nil {
+		v = resolved{doc: doc, policy: p}
+	} else if cfg, err := cors.Parse([]byte(raw)); err != nil {
+		v = resolved{err: err}
+	} else {
+		// Records written by hand may differ from the canonical form;
+		// serve the canonical one, as a Put of the same document would.
+		doc := raw
+		if canonical := cfg.Marshal(); string(canonical) != raw {
+			doc = string(canonical)
+		}
+		if cdoc, p := r.s.cachedPolicy(doc); p != nil {
+			v = resolved{doc: cdoc, policy: p}
+		} else {
+			v = resolved{doc: doc, policy: cors.Compile(cfg)}
+		}
+	}
+	r.mu.Lock()
+	if prev, ok := r.seen[raw]; ok {
+		v = prev
+	} else {
+		r.seen[raw] = v
+	}
+	r.mu.Unlock()
+	return v.doc, v.policy, v.err
+}
+
+type appliedChange struct {
+	rec     Record
+	rules   int
+	deleted bool
+	by      string
+}
+
+// apply brings loaded results into a new snapshot. With listed not nil (a
+// full sync), buckets missing from it are removed. Buckets written locally
+// since the sync began are left alone: the local write is at least as new
+// as what was loaded, and its marker entry brings the next sync back to it.
+// Skipped records leave their bucket as it was.
+func (s *Store) apply(results []loadResult, listed map[string]struct{}, by map[string]string) {
+	var changed []appliedChange
+	s.mu.Lock()
+	cur := s.snap.Load().entries
+	var next map[string]*entry
+	edit := func() {
+		if next == nil {
+			next = maps.Clone(cur)
+		}
+	}
+	for _, r := range results {
+		if _, ok := s.dirty[r.bucket]; ok {
+			continue
+		}
+		old := cur[r.bucket]
+		switch r.state {
+		case absent:
+			if old == nil {
+				continue
+			}
+			edit()
+			delete(next, r.bucket)
+			s.releaseLocked(old)
+			changed = append(changed, appliedChange{rec: old.rec, deleted: true, by: by[r.bucket]})
+		case present:
+			if old != nil && old.rec.same(r.rec) {
+				continue
+			}
+			edit()
+			e := s.newEntryLocked(r.rec, r.policy)
+			if old != nil {
+				s.releaseLocked(old)
+			}
+			next[r.bucket] = e
+			changed = append(changed, appliedChange{rec: e.rec, rules: e.policy.Len(), by: e.rec.UpdatedBy})
+		}
+	}
+	if listed != nil {
+		for bucket, old := range cur {
+			if _, ok := listed[bucket]; ok {
+				continue
+			}
+			if _, ok := s.dirty[bucket]; ok {
+				continue
+			}
+			edit()
+			delete(next, bucket)
+			s.releaseLocked(old)
+			changed = append(changed, appliedChange{rec: old.rec, deleted: true})
+		}
+	}
+	if next != nil {
+		s.swapLocked(next)
+	}
+	s.mu.Unlock()
+
+	if !s.loaded {
+		// The first load is summarized by its caller.
+		return
+	}
+	for i, c := range changed {
+		if i == maxChangeLogs {
+			s.log.Info("more CORS configuration changes loaded from storage", zap.Int("not_logged", len(changed)-i))
+			break
+		}
+		if c.deleted {
+			s.log.Info("CORS configuration deletion loaded from storage",
+				zap.String("bucket", c.rec.Bucket), zap.String("by", c.by))
+			continue
+		}
+		s.log.Info("CORS configuration change loaded from storage",
+			zap.String("bucket", c.rec.Bucket),
+			zap.Int("rules", c.rules),
+			zap.String("by", c.by),
+			zap.String("version", c.rec.Version))
+	}
+}
