@@ -4,3 +4,8 @@
 // registers the s3_cors app, the http.handlers.s3_cors handler, its
 // Caddyfile directive and global option, and the admin.api.s3_cors routes.
 package s3cors
+
+import (
+	_ "github.com/s3cors/caddy-s3-cors/admin"
+	_ "github.com/s3cors/caddy-s3-cors/caddymodule"
+)

@@ -1,0 +1,166 @@
+package caddymodule
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+	"go.uber.org/zap"
+	"golang.org/x/sync/singleflight"
+)
+
+const (
+	// headBucketTimeout bounds one HeadBucket, so that a hung upstream
+	// delays a preflight by at most this much.
+	headBucketTimeout = 2 * time.Second
+	// unknownTTL is how long an upstream failure is remembered, so that a
+	// preflight storm against a down upstream does not become a
+	// connection storm.
+	unknownTTL = time.Second
+	// maxCachedBuckets bounds the cache; bucket names in preflights come
+	// from anyone on the network.
+	maxCachedBuckets = 10000
+)
+
+// errUnknown is the cached answer of an upstream that could not tell.
+var errUnknown = errors.New("the upstream could not tell whether the bucket exists")
+
+// bucketChecker asks the upstream whether buckets exist, with HeadBucket
+// signed with the upstream's credentials. Answers, misses included, are
+// cached for a TTL, and concurrent questions about one bucket share one
+// request.
+type bucketChecker struct {
+	client *awss3.Client
+	ttl    time.Duration
+	logger *zap.Logger
+	now    func() time.Time
+
+	flight singleflight.Group
+	mu     sync.RWMutex
+	cache  map[string]bucketAnswer
+}
+
+type bucketAnswer struct {
+	exists  bool
+	unknown bool
+	expires time.Time
+}
+
+func newBucketChecker(u *Upstream, logger *zap.Logger) *bucketChecker {
+	var creds aws.CredentialsProvider = aws.AnonymousCredentials{}
+	if u.AccessKeyID != "" {
+		creds = credentials.NewStaticCredentialsProvider(u.AccessKeyID, u.SecretAccessKey, "")
+	}
+	client := awss3.New(awss3.Options{
+		BaseEndpoint: aws.String(u.Endpoint),
+		Region:       u.Region,
+		Credentials:  creds,
+		UsePathStyle: true,
+		Retryer:      aws.NopRetryer{},
+		HTTPClient:   &http.Client{Timeout: headBucketTimeout},
+	})
+	return &bucketChecker{
+		client: client,
+		ttl:    time.Duration(u.CacheTTL),
+		logger: logger,
+		now:    time.Now,
+		cache:  make(map[string]bucketAnswer),
+	}
+}
+
+// exists reports whether bucket exists at the upstream. It returns an error
+// when the upstream could not tell.
+func (c *bucketChecker) exists(ctx context.Context, bucket string) (bool, error) {
+	now := c.now()
+	c.mu.RLock()
+	a, ok := c.cache[bucket]
+	c.mu.RUnlock()
+	if ok && now.Before(a.expires) {
+		if a.unknown {
+			return false, errUnknown
+		}
+		return a.exists, nil
+	}
+
+	// The shared request must not die with the request that started it.
+	v, _, _ := c.flight.Do(bucket, func() (any, error) {
+		return c.ask(context.WithoutCancel(ctx), bucket), nil
+	})
+	a = v.(bucketAnswer)
+	if a.unknown {
+		return false, errUnknown
+	}
+	return a.exists, nil
+}
+
+// ask sends one HeadBucket and caches its answer.
+func (c *bucketChecker) ask(ctx context.Context, bucket string) bucketAnswer {
+	ctx, cancel := context.WithTimeout(ctx, headBucketTimeout)
+	defer cancel()
+	_, err := c.client.HeadBucket(ctx, &awss3.HeadBucketInput{Bucket: aws.String(bucket)})
+
+	a := bucketAnswer{exists: true, expires: c.now().Add(c.ttl)}
+	if err != nil {
+		switch status := httpStatus(err); status {
+		case http.StatusNotFound:
+			a.exists = false
+		case http.StatusForbidden, http.StatusMovedPermanently, http.StatusBadRequest:
+			// The bucket exists but these credentials may not use it, or it
+			// lives in another region: either way it is there.
+		default:
+			c.logger.Warn("asking the upstream whether a bucket exists",
+				zap.String("bucket", bucket), zap.Int("status", status), zap.Error(err))
+			a = bucketAnswer{unknown: true, expires: c.now().Add(min(unknownTTL, c.ttl))}
+		}
+	}
+	c.store(bucket, a)
+	return a
+}
+
+func (c *bucketChecker) store(bucket string, a bucketAnswer) {
+	if c.ttl <= 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.cache) >= maxCachedBuckets {
+		now := c.now()
+		for k, v := range c.cache {
+			if !now.Before(v.expires) {
+				delete(c.cache, k)
+			}
+		}
+		if len(c.cache) >= maxCachedBuckets {
+			clear(c.cache)
+		}
+	}
+	c.cache[bucket] = a
+}
+
+// forget drops the cached answer for bucket.
+func (c *bucketChecker) forget(bucket string) {
+	c.mu.Lock()
+	delete(c.cache, bucket)
+	c.mu.Unlock()
+}
+
+// httpStatus is the HTTP status of a failed SDK call, or 0 when the call
+// got no response.
+func httpStatus(err error) int {
+	var re *smithyhttp.ResponseError
+	if errors.As(err, &re) {
+		return re.HTTPStatusCode()
+	}
+	var ae smithy.APIError
+	if errors.As(err, &ae) && ae.ErrorCode() == "NotFound" {
+		return http.StatusNotFound
+	}
+	return 0
+}

@@ -1,0 +1,78 @@
+package caddymodule
+
+import (
+	"errors"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/s3cors/caddy-s3-cors/store"
+)
+
+// metrics are the module's request counters. They are created once per
+// process and registered with the registry of every config load, because
+// Caddy makes a new registry for each one. Bucket names and origins are
+// never labels: their number is unbounded.
+type metrics struct {
+	preflights  *prometheus.CounterVec
+	apiRequests *prometheus.CounterVec
+}
+
+var (
+	metricsOnce sync.Once
+	allMetrics  *metrics
+)
+
+const (
+	metricsNamespace = "caddy"
+	metricsSubsystem = "s3_cors"
+)
+
+func newMetrics() *metrics {
+	return &metrics{
+		preflights: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: metricsNamespace, Subsystem: metricsSubsystem, Name: "preflights_total",
+			Help: "Preflight requests answered, by outcome.",
+		}, []string{"outcome"}),
+		apiRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: metricsNamespace, Subsystem: metricsSubsystem, Name: "api_requests_total",
+			Help: "Calls of the bucket ?cors API, by operation and S3 result code.",
+		}, []string{"operation", "code"}),
+	}
+}
+
+// registerMetrics registers the request counters and the gauges of st with
+// reg.
+func registerMetrics(reg *prometheus.Registry, st *store.Store) (*metrics, error) {
+	metricsOnce.Do(func() { allMetrics = newMetrics() })
+	if reg == nil {
+		return allMetrics, nil
+	}
+	// The store's figures are read when the registry is scraped.
+	opts := func(name, help string) prometheus.GaugeOpts {
+		return prometheus.GaugeOpts{Namespace: metricsNamespace, Subsystem: metricsSubsystem, Name: name, Help: help}
+	}
+	collectors := []prometheus.Collector{
+		allMetrics.preflights,
+		allMetrics.apiRequests,
+		prometheus.NewGaugeFunc(opts("buckets_configured", "Buckets that have a CORS configuration."),
+			func() float64 { return float64(st.Stats().Buckets) }),
+		prometheus.NewGaugeFunc(opts("last_sync_success_timestamp_seconds", "When the configurations were last read from the storage without error."),
+			func() float64 {
+				if t := st.Stats().LastSync; !t.IsZero() {
+					return float64(t.Unix())
+				}
+				return 0
+			}),
+		prometheus.NewCounterFunc(prometheus.CounterOpts(opts("sync_errors_total", "Failed attempts to read the configurations from the storage.")),
+			func() float64 { return float64(st.Stats().SyncErrors) }),
+	}
+	for _, c := range collectors {
+		if err := reg.Register(c); err != nil {
+			if _, dup := errors.AsType[prometheus.AlreadyRegisteredError](err); !dup {
+				return nil, err
+			}
+		}
+	}
+	return allMetrics, nil
+}

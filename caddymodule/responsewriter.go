@@ -1,0 +1,149 @@
+package caddymodule
+
+import (
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/s3cors/caddy-s3-cors/cors"
+)
+
+// corsWriter rewrites the CORS headers of a forwarded response just before
+// they are sent. reverse_proxy copies the upstream's headers with Add, so
+// headers set before calling it would be duplicated; rewriting at
+// WriteHeader time sees exactly what the upstream sent. The body streams
+// through untouched.
+type corsWriter struct {
+	*caddyhttp.ResponseWriterWrapper
+	decision    cors.Decision
+	wroteHeader bool
+	status      int
+}
+
+func newCORSWriter(w http.ResponseWriter, d cors.Decision) *corsWriter {
+	return &corsWriter{
+		ResponseWriterWrapper: &caddyhttp.ResponseWriterWrapper{ResponseWriter: w},
+		decision:              d,
+	}
+}
+
+// WriteHeader rewrites the headers once, for the final response; 1xx
+// interim responses pass as they are.
+func (cw *corsWriter) WriteHeader(status int) {
+	if cw.wroteHeader {
+		cw.ResponseWriter.WriteHeader(status)
+		return
+	}
+	if status >= 200 || status == http.StatusSwitchingProtocols {
+		cw.rewrite(status)
+	}
+	cw.ResponseWriter.WriteHeader(status)
+}
+
+func (cw *corsWriter) Write(p []byte) (int, error) {
+	if !cw.wroteHeader {
+		cw.WriteHeader(http.StatusOK)
+	}
+	return cw.ResponseWriter.Write(p)
+}
+
+// ReadFrom keeps the rewrite when the body is copied with io.Copy: the
+// wrapped writer would otherwise send the headers itself.
+func (cw *corsWriter) ReadFrom(r io.Reader) (int64, error) {
+	if !cw.wroteHeader {
+		cw.WriteHeader(http.StatusOK)
+	}
+	return cw.ResponseWriterWrapper.ReadFrom(r)
+}
+
+// FlushError keeps the rewrite when a response is flushed before anything
+// was written (http.ResponseController finds it before unwrapping).
+func (cw *corsWriter) FlushError() error {
+	if !cw.wroteHeader {
+		cw.WriteHeader(http.StatusOK)
+	}
+	return http.NewResponseController(cw.ResponseWriter).Flush()
+}
+
+// finish rewrites the headers of a response whose handler wrote nothing at
+// all; the server then sends them with an implicit 200.
+func (cw *corsWriter) finish() {
+	if !cw.wroteHeader {
+		cw.rewrite(0)
+	}
+}
+
+// rewrite removes every Access-Control-* header of the upstream and, when
+// the bucket's rules matched, sets S3's, merging Vary with the upstream's.
+func (cw *corsWriter) rewrite(status int) {
+	cw.wroteHeader = true
+	cw.status = status
+	h := cw.ResponseWriter.Header()
+	for k := range h {
+		if len(k) > len("Access-Control-") && strings.EqualFold(k[:len("Access-Control-")], "Access-Control-") {
+			delete(h, k)
+		}
+	}
+	if !cw.decision.Allowed() {
+		return
+	}
+	upstreamVary := h["Vary"]
+	delete(h, "Vary")
+	cw.decision.WriteHeaders(h)
+	if len(upstreamVary) > 0 {
+		h["Vary"] = mergeVary(h["Vary"], upstreamVary)
+	}
+}
+
+// mergeVary adds to ours the field names of the upstream's Vary lines that
+// ours does not already name, compared case-insensitively, as one line.
+// A "*" from the upstream wins: the response varies on everything.
+func mergeVary(ours, upstream []string) []string {
+	var extra []string
+	for _, line := range upstream {
+		for name := range strings.SplitSeq(line, ",") {
+			name = strings.TrimSpace(name)
+			if name == "" {
+				continue
+			}
+			if name == "*" {
+				return []string{"*"}
+			}
+			if !varyHas(ours, name) && !containsFold(extra, name) {
+				extra = append(extra, name)
+			}
+		}
+	}
+	if len(extra) == 0 {
+		return ours
+	}
+	return []string{strings.Join(ours, ", ") + ", " + strings.Join(extra, ", ")}
+}
+
+func varyHas(lines []string, name string) bool {
+	for _, line := range lines {
+		for n := range strings.SplitSeq(line, ",") {
+			if strings.EqualFold(strings.TrimSpace(n), name) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func containsFold(list []string, s string) bool {
+	for _, v := range list {
+		if strings.EqualFold(v, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// Interface guards.
+var (
+	_ http.ResponseWriter = (*corsWriter)(nil)
+	_ io.ReaderFrom       = (*corsWriter)(nil)
+)
