@@ -225,7 +225,7 @@ func (h *Handler) servePreflight(w http.ResponseWriter, r *http.Request, t s3.Ta
 	default:
 		d = policy.Preflight(req)
 	}
-	h.app.metrics.preflights.WithLabelValues(outcomeLabel(d)).Inc()
+	h.app.metrics.countPreflight(d.Outcome())
 
 	ids := s3.NewIDs()
 	if !d.Allowed() {
@@ -310,11 +310,6 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, next caddyhttp
 	err := next.ServeHTTP(cw, r)
 	cw.finish()
 	return cw.status, err
-}
-
-// outcomeLabel is the metrics label of a preflight decision.
-func outcomeLabel(d cors.Decision) string {
-	return strings.ToLower(d.Outcome().String())
 }
 
 // Upstream is the S3-compatible store behind the proxy, asked whether

@@ -592,3 +592,81 @@ func TestSignedAPIWithSDK(t *testing.T) {
 		t.Errorf("scoped key on its own bucket: %v", err)
 	}
 }
+
+func TestAdminAPI(t *testing.T) {
+	tc := caddytest.NewTester(t)
+	up := upstream(t)
+	load(tc, caddyfile(t, up, "", "region us-east-1"), "caddyfile")
+	admin := fmt.Sprintf("http://localhost:%d/s3_cors/", adminPort)
+
+	call := func(method, path, body string) (int, string) {
+		t.Helper()
+		req, err := http.NewRequest(method, admin+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := tc.Client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+
+	if code, body := call(http.MethodPut, "buckets/photos", "<CORSConfiguration/>"); code != 400 || !strings.Contains(body, "MalformedXML") {
+		t.Errorf("PUT of an invalid document: %d %s", code, body)
+	}
+	if code, body := call(http.MethodPut, "buckets/photos", corsDoc); code != 200 {
+		t.Fatalf("PUT: %d %s", code, body)
+	}
+	// The S3 API sees what the admin API stored.
+	res, body := do(t, tc, http.MethodOptions, "/photos/a.jpg", nil, "Origin", "https://app.example", "Access-Control-Request-Method", "PUT")
+	if res.StatusCode != 200 {
+		t.Errorf("preflight after an admin PUT: %d %s", res.StatusCode, body)
+	}
+	if code, body := call(http.MethodGet, "buckets/photos", ""); code != 200 || !strings.Contains(body, "<ID>app</ID>") {
+		t.Errorf("GET: %d %s", code, body)
+	}
+	if code, body := call(http.MethodGet, "buckets", ""); code != 200 || !strings.Contains(body, `"bucket": "photos"`) || !strings.Contains(body, `"updated_by": "admin"`) {
+		t.Errorf("list: %d %s", code, body)
+	}
+
+	code, body := call(http.MethodPost, "explain", `{"bucket":"photos","key":"a.jpg","origin":"https://app.example","request_method":"PUT","request_headers":["content-type, x-amz-meta-x"]}`)
+	if code != 200 {
+		t.Fatalf("explain: %d %s", code, body)
+	}
+	for _, want := range []string{`"outcome": "Allowed"`, `"matched_rule": 0`, `"Access-Control-Allow-Headers": [`, `"content-type, x-amz-meta-x"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("explain of an allowed preflight lacks %s: %s", want, body)
+		}
+	}
+	code, body = call(http.MethodPost, "explain", `{"bucket":"photos","origin":"https://evil.example","request_method":"PUT"}`)
+	for _, want := range []string{`"outcome": "NotAllowed"`, `"status": 403`, `"reason": "origin"`, `"matched_rule": -1`, `"id": "app"`} {
+		if code != 200 || !strings.Contains(body, want) {
+			t.Errorf("explain of a refused preflight lacks %s: %d %s", want, code, body)
+		}
+	}
+	if code, body := call(http.MethodPost, "explain", `{"bucket":"photos","colour":"blue"}`); code != 400 {
+		t.Errorf("explain with an unknown field: %d %s", code, body)
+	}
+	if code, body := call(http.MethodPost, "sync", ""); code != 200 || !strings.Contains(body, `"buckets": 1`) {
+		t.Errorf("sync: %d %s", code, body)
+	}
+
+	if code, body := call(http.MethodDelete, "buckets/photos", ""); code != 200 {
+		t.Errorf("DELETE: %d %s", code, body)
+	}
+	if code, _ := call(http.MethodDelete, "buckets/photos", ""); code != 404 {
+		t.Errorf("second DELETE: %d, want 404", code)
+	}
+	if code, _ := call(http.MethodGet, "buckets/photos", ""); code != 404 {
+		t.Errorf("GET after DELETE: %d, want 404", code)
+	}
+	if code, _ := call(http.MethodPut, "buckets/Not_A_Bucket", corsDoc); code != 400 {
+		t.Errorf("PUT to an invalid bucket name: %d, want 400", code)
+	}
+	if code, _ := call(http.MethodPatch, "buckets/photos", ""); code != 405 {
+		t.Errorf("PATCH: %d, want 405", code)
+	}
+}

@@ -2,10 +2,13 @@ package caddymodule
 
 import (
 	"errors"
+	"strings"
 	"sync"
+	"unicode"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/s3cors/caddy-s3-cors/cors"
 	"github.com/s3cors/caddy-s3-cors/store"
 )
 
@@ -16,6 +19,10 @@ import (
 type metrics struct {
 	preflights  *prometheus.CounterVec
 	apiRequests *prometheus.CounterVec
+
+	// byOutcome holds the preflight counter of each outcome, so that
+	// counting a preflight costs no label lookup.
+	byOutcome [8]prometheus.Counter
 }
 
 var (
@@ -29,7 +36,7 @@ const (
 )
 
 func newMetrics() *metrics {
-	return &metrics{
+	m := &metrics{
 		preflights: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: metricsNamespace, Subsystem: metricsSubsystem, Name: "preflights_total",
 			Help: "Preflight requests answered, by outcome.",
@@ -39,6 +46,37 @@ func newMetrics() *metrics {
 			Help: "Calls of the bucket ?cors API, by operation and S3 result code.",
 		}, []string{"operation", "code"}),
 	}
+	for i := range m.byOutcome {
+		if name := snakeCase(cors.Outcome(i).String()); !strings.HasPrefix(name, "outcome(") {
+			m.byOutcome[i] = m.preflights.WithLabelValues(name)
+		}
+	}
+	return m
+}
+
+// countPreflight counts a preflight answered with outcome o.
+func (m *metrics) countPreflight(o cors.Outcome) {
+	if int(o) < len(m.byOutcome) && m.byOutcome[o] != nil {
+		m.byOutcome[o].Inc()
+		return
+	}
+	m.preflights.WithLabelValues(snakeCase(o.String())).Inc()
+}
+
+// snakeCase turns an outcome's name such as NotAllowed into the label
+// value not_allowed.
+func snakeCase(s string) string {
+	var b strings.Builder
+	for i, r := range s {
+		if unicode.IsUpper(r) {
+			if i > 0 {
+				b.WriteByte('_')
+			}
+			r = unicode.ToLower(r)
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // registerMetrics registers the request counters and the gauges of st with
