@@ -1,0 +1,9 @@
+// Package bench measures the cors engine against its peers: rs/cors,
+// jub0bs/cors and a floor handler that only assigns fixed headers. It is a
+// module of its own so that the peers never become dependencies of the
+// product.
+//
+// Every figure that matters is a ratio taken within one run, because the
+// machines this runs on are shared and noisy; run.sh runs interleaved rounds
+// and prints the ratios against the targets in BENCHMARKS.md.
+package bench

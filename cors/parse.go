@@ -1,0 +1,237 @@
+package cors
+
+import (
+	"bytes"
+	"encoding/xml"
+	"errors"
+	"io"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// Parse reads a PutBucketCors body. It accepts the child elements of a rule in
+// any order, with or without S3's namespace and with or without an XML
+// declaration, and keeps every value verbatim and in document order.
+//
+// Errors are *Error values, checked in S3's order (spec A.3): the body size
+// (over MaxDocumentSize: MaxMessageLengthExceeded), then the document's
+// well-formedness and schema (MalformedXML: broken XML, an unknown element, a
+// repeated ID or MaxAgeSeconds, a MaxAgeSeconds that is not an integer, an ID
+// longer than MaxIDLength characters), then the rule count and each rule as
+// Validate describes. The first failure is reported.
+func Parse(doc []byte) (*Configuration, error) {
+	if len(doc) > MaxDocumentSize {
+		// V17 is open in the spec: S3 documents the limit but no response to
+		// it has been recorded. This is S3's generic answer to an oversized
+		// request body.
+		return nil, &Error{Code: CodeMaxMessageLengthExceeded, Message: msgTooBig}
+	}
+	c, err := decode(doc)
+	if err != nil {
+		return nil, errMalformed()
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// errSchema marks a document that is well-formed XML but not a
+// CORSConfiguration; encoding/xml reports the other failures itself.
+var errSchema = errors.New("document does not match the CORSConfiguration schema")
+
+var utf8BOM = []byte("\xef\xbb\xbf")
+
+func decode(doc []byte) (*Configuration, error) {
+	d := xml.NewDecoder(bytes.NewReader(bytes.TrimPrefix(doc, utf8BOM)))
+	var c *Configuration
+	for first := true; ; first = false {
+		tok, err := d.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			if c != nil || !wellFormed(t) || !inNamespace(t.Name) || t.Name.Local != "CORSConfiguration" {
+				return nil, errSchema
+			}
+			if c, err = decodeRoot(d); err != nil {
+				return nil, err
+			}
+		case xml.ProcInst:
+			// The XML declaration may only open the document.
+			if strings.EqualFold(t.Target, "xml") && !first {
+				return nil, errSchema
+			}
+		case xml.CharData:
+			if !isSpace(t) {
+				return nil, errSchema
+			}
+		case xml.Directive:
+			// A DOCTYPE has no place in an S3 request; refusing it also keeps
+			// entity declarations out.
+			return nil, errSchema
+		}
+	}
+	if c == nil {
+		return nil, errSchema // V2: empty body
+	}
+	return c, nil
+}
+
+func decodeRoot(d *xml.Decoder) (*Configuration, error) {
+	c := &Configuration{}
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return nil, eofIsError(err)
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			if !wellFormed(t) || !inNamespace(t.Name) || t.Name.Local != "CORSRule" {
+				return nil, errSchema // V18
+			}
+			r, err := decodeRule(d)
+			if err != nil {
+				return nil, err
+			}
+			c.Rules = append(c.Rules, r)
+		case xml.EndElement:
+			return c, nil
+		case xml.CharData:
+			if !isSpace(t) {
+				return nil, errSchema
+			}
+		case xml.ProcInst:
+			if strings.EqualFold(t.Target, "xml") {
+				return nil, errSchema
+			}
+		case xml.Directive:
+			return nil, errSchema
+		}
+	}
+}
+
+func decodeRule(d *xml.Decoder) (Rule, error) {
+	var r Rule
+	var hasID bool
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return r, eofIsError(err)
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			if !wellFormed(t) || !inNamespace(t.Name) {
+				return r, errSchema
+			}
+			v, err := decodeText(d)
+			if err != nil {
+				return r, err
+			}
+			switch t.Name.Local {
+			case "AllowedHeader":
+				r.AllowedHeaders = append(r.AllowedHeaders, v)
+			case "AllowedMethod":
+				r.AllowedMethods = append(r.AllowedMethods, v)
+			case "AllowedOrigin":
+				r.AllowedOrigins = append(r.AllowedOrigins, v)
+			case "ExposeHeader":
+				r.ExposeHeaders = append(r.ExposeHeaders, v)
+			case "ID":
+				if hasID || utf8.RuneCountInString(v) > MaxIDLength { // V16
+					return r, errSchema
+				}
+				r.ID, hasID = v, true
+			case "MaxAgeSeconds":
+				if r.MaxAgeSeconds != nil {
+					return r, errSchema
+				}
+				// The schema's integer allows surrounding white space and a
+				// sign; anything else is V13.
+				n, err := strconv.ParseInt(strings.Trim(v, " \t\r\n"), 10, 32)
+				if err != nil {
+					return r, errSchema // V13
+				}
+				age := int(n)
+				r.MaxAgeSeconds = &age
+			default:
+				return r, errSchema // V18
+			}
+		case xml.EndElement:
+			return r, nil
+		case xml.CharData:
+			if !isSpace(t) {
+				return r, errSchema
+			}
+		case xml.ProcInst:
+			if strings.EqualFold(t.Target, "xml") {
+				return r, errSchema
+			}
+		case xml.Directive:
+			return r, errSchema
+		}
+	}
+}
+
+// decodeText reads the text of an element that may hold nothing else, up to
+// and including its end tag. Comments are dropped; CDATA sections count as
+// text.
+func decodeText(d *xml.Decoder) (string, error) {
+	var b []byte
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return "", eofIsError(err)
+		}
+		switch t := tok.(type) {
+		case xml.CharData:
+			b = append(b, t...)
+		case xml.EndElement:
+			return string(b), nil
+		case xml.StartElement, xml.Directive:
+			return "", errSchema
+		case xml.ProcInst:
+			if strings.EqualFold(t.Target, "xml") {
+				return "", errSchema
+			}
+		}
+	}
+}
+
+// wellFormed makes the one well-formedness check encoding/xml leaves out: an
+// attribute may appear only once in a tag. Attributes are otherwise ignored.
+func wellFormed(t xml.StartElement) bool {
+	for i := range t.Attr {
+		for j := range i {
+			if t.Attr[i].Name == t.Attr[j].Name {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func inNamespace(n xml.Name) bool {
+	return n.Space == "" || n.Space == Namespace
+}
+
+func isSpace(b []byte) bool {
+	for _, c := range b {
+		if c != ' ' && c != '\t' && c != '\r' && c != '\n' {
+			return false
+		}
+	}
+	return true
+}
+
+func eofIsError(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
