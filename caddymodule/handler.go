@@ -254,7 +254,8 @@ func (h *Handler) servePreflight(w http.ResponseWriter, r *http.Request, t s3.Ta
 	hdr := w.Header()
 	ids.Set(hdr)
 	d.WriteHeaders(hdr)
-	hdr["Content-Length"] = []string{"0"}
+	// With no body written, the server sends Content-Length: 0 and no
+	// Content-Type, as S3 does.
 	w.WriteHeader(http.StatusOK)
 }
 

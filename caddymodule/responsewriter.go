@@ -16,7 +16,7 @@ import (
 // WriteHeader time sees exactly what the upstream sent. The body streams
 // through untouched.
 type corsWriter struct {
-	*caddyhttp.ResponseWriterWrapper
+	caddyhttp.ResponseWriterWrapper
 	decision    cors.Decision
 	wroteHeader bool
 	status      int
@@ -24,7 +24,7 @@ type corsWriter struct {
 
 func newCORSWriter(w http.ResponseWriter, d cors.Decision) *corsWriter {
 	return &corsWriter{
-		ResponseWriterWrapper: &caddyhttp.ResponseWriterWrapper{ResponseWriter: w},
+		ResponseWriterWrapper: caddyhttp.ResponseWriterWrapper{ResponseWriter: w},
 		decision:              d,
 	}
 }
