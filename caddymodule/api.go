@@ -1,9 +1,11 @@
 package caddymodule
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -83,7 +85,9 @@ func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request, t s3.Target) 
 			fail(&s3.Error{StatusCode: http.StatusBadRequest, Code: ce.Code, Message: ce.Message})
 			return
 		}
-		if _, err := h.store().Put(r.Context(), t.Bucket, cfg, caller); err != nil {
+		ctx, cancel := writeContext(r)
+		defer cancel()
+		if _, err := h.store().Put(ctx, t.Bucket, cfg, caller); err != nil {
 			h.logger.Error("storing a bucket CORS configuration",
 				zap.String("bucket", t.Bucket), zap.String("caller", caller), zap.Error(err))
 			fail(s3.ErrInternalError())
@@ -101,7 +105,9 @@ func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request, t s3.Target) 
 		h.respond(w, ids, op, http.StatusOK, []byte(rec.Document))
 
 	case http.MethodDelete:
-		if _, err := h.store().Delete(r.Context(), t.Bucket, caller); err != nil {
+		ctx, cancel := writeContext(r)
+		defer cancel()
+		if _, err := h.store().Delete(ctx, t.Bucket, caller); err != nil {
 			h.logger.Error("deleting a bucket CORS configuration",
 				zap.String("bucket", t.Bucket), zap.String("caller", caller), zap.Error(err))
 			fail(s3.ErrInternalError())
@@ -109,6 +115,15 @@ func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request, t s3.Target) 
 		}
 		h.respond(w, ids, op, http.StatusNoContent, nil)
 	}
+}
+
+// storeWriteTimeout bounds a write to the storage.
+const storeWriteTimeout = 30 * time.Second
+
+// writeContext is the context of a change to the storage: a client that
+// hangs up does not cut a write short between its steps.
+func writeContext(r *http.Request) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(r.Context()), storeWriteTimeout)
 }
 
 // respond writes a successful API response.

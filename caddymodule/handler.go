@@ -295,7 +295,9 @@ func (h *Handler) serveProxied(w http.ResponseWriter, r *http.Request, t s3.Targ
 	// when the upstream confirms a DeleteBucket, so that a new bucket of
 	// that name does not inherit it.
 	if bucketOp && r.Method == http.MethodDelete && h.store().Lookup(t.Bucket) != nil {
-		if _, derr := h.store().Delete(r.Context(), t.Bucket, "DeleteBucket"); derr != nil {
+		ctx, cancel := writeContext(r)
+		defer cancel()
+		if _, derr := h.store().Delete(ctx, t.Bucket, "DeleteBucket"); derr != nil {
 			h.logger.Error("removing the CORS configuration of a deleted bucket",
 				zap.String("bucket", t.Bucket), zap.Error(derr))
 		}
