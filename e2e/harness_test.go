@@ -343,7 +343,9 @@ type store struct {
 	proc *process
 }
 
-func startStore(t *testing.T, kind string) *store {
+// startStore starts a store of kind; extraEnv adds to its environment (such
+// as MinIO's MINIO_DOMAIN).
+func startStore(t *testing.T, kind string, extraEnv ...string) *store {
 	t.Helper()
 	bin := storeBinary(t, kind)
 	port := freePort(t)
@@ -373,7 +375,7 @@ func startStore(t *testing.T, kind string) *store {
 	default:
 		t.Fatalf("unknown store %q", kind)
 	}
-	s.proc = startProcess(t, t, kind, env, argv...)
+	s.proc = startProcess(t, t, kind, append(env, extraEnv...), argv...)
 	waitReady(t, s.proc, ready)
 	return s
 }
