@@ -45,6 +45,7 @@ func TestExamples(t *testing.T) {
 
 	st := startStore(t, minio, "MINIO_DOMAIN="+exampleDomain)
 	t.Run("minio", func(t *testing.T) { testMinIOExample(t, st) })
+	t.Run("Caddyfile.example", func(t *testing.T) { testRootExample(t, st) })
 	t.Run("virtual-host", func(t *testing.T) { testVirtualHostExample(t, st) })
 	t.Run("env-secrets", func(t *testing.T) { testEnvSecretsExample(t, st) })
 
@@ -267,37 +268,68 @@ func runExample(t *testing.T, dir string, st *store, check func(t *testing.T, px
 // testMinIOExample: path-style buckets, the upstream HeadBucket check, and
 // MinIO's own CORS headers replaced by the bucket's.
 func testMinIOExample(t *testing.T, st *store) {
-	direct := newS3Client(st.URL, rootCreds)
-	runExample(t, "minio", st, func(t *testing.T, px *exampleProxy) {
-		bucket := bucketName(t, "ex-minio")
-		direct.createBucket(t, bucket)
-		direct.putObject(t, bucket, "photo.jpg", []byte("not really a jpeg"))
-		keyURL := px.URL + "/" + bucket + "/photo.jpg"
+	runExample(t, "minio", st, func(t *testing.T, px *exampleProxy) { checkMinIOExample(t, st, px) })
+}
 
-		r := send(t, corsRequest(t, http.MethodOptions, keyURL, appOrigin, "PUT", "Content-Type"))
-		assertPreflight(t, r, nil, forbidden(msgNotEnabled, "PUT", "BUCKET"))
-		// Only the upstream check can tell a missing bucket from one
-		// without rules.
-		missing := bucketName(t, "ex-minio-missing")
-		r = send(t, corsRequest(t, http.MethodOptions, px.URL+"/"+missing+"/x", appOrigin, "PUT", ""))
-		assertPreflight(t, r, nil, forbidden(msgBucketNotFound, "PUT", "BUCKET"))
+// testRootExample runs the repository's Caddyfile.example, the one
+// scripts/demo.sh starts, in front of MinIO: it says the same as the minio
+// example, with its own environment variables.
+func testRootExample(t *testing.T, st *store) {
+	config := filepath.Join(repoRoot, "Caddyfile.example")
+	caddyCommand(t, cleanEnv(exampleVars(t)), "adapt", "--config", config, "--adapter", "caddyfile", "--validate")
 
-		c := newS3Client(px.URL, rootCreds)
-		c.putCORS(t, bucket, appRules)
-		c.assertCORS(t, bucket, appRules)
-		r = send(t, corsRequest(t, http.MethodOptions, keyURL, appOrigin, "PUT", "Content-Type"))
-		assertPreflight(t, r, uploadsMatch(appOrigin, "content-type"), nil)
-
-		// MinIO would echo any origin; through the example only the rules
-		// speak.
-		get := rawRequest{method: http.MethodGet, url: keyURL, creds: &rootCreds, header: http.Header{"Origin": {evilOrigin}}}.send(t)
-		if get.status != http.StatusOK {
-			t.Fatalf("GetObject through the example: want 200, got:\n%s", get)
+	port := freePort(t)
+	listen := "127.0.0.1:" + strconv.Itoa(port)
+	admin := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	vars := exampleVars(t, "S3CORS_PORT="+strconv.Itoa(port), "S3CORS_BIND=127.0.0.1",
+		"S3CORS_UPSTREAM="+st.Host, "S3CORS_ADMIN="+admin)
+	proc := startProcess(t, t, "caddy Caddyfile.example", vars, caddyBin, "run", "--config", config, "--adapter", "caddyfile")
+	waitReady(t, proc, func() bool {
+		if httpStatus("http://"+admin+"/config/") != http.StatusOK {
+			return false
 		}
-		assertExactCORS(t, get.header, nil)
-		get = rawRequest{method: http.MethodGet, url: keyURL, creds: &rootCreds, header: http.Header{"Origin": {appOrigin}}}.send(t)
-		assertExactCORS(t, get.header, readMatch())
+		c, err := net.DialTimeout("tcp", listen, time.Second)
+		if err != nil {
+			return false
+		}
+		c.Close()
+		return true
 	})
+	checkMinIOExample(t, st, &exampleProxy{URL: "http://" + listen, Port: port})
+}
+
+// checkMinIOExample checks a proxy started from the minio example, or from
+// Caddyfile.example, in front of st.
+func checkMinIOExample(t *testing.T, st *store, px *exampleProxy) {
+	direct := newS3Client(st.URL, rootCreds)
+	bucket := bucketName(t, "ex-minio")
+	direct.createBucket(t, bucket)
+	direct.putObject(t, bucket, "photo.jpg", []byte("not really a jpeg"))
+	keyURL := px.URL + "/" + bucket + "/photo.jpg"
+
+	r := send(t, corsRequest(t, http.MethodOptions, keyURL, appOrigin, "PUT", "Content-Type"))
+	assertPreflight(t, r, nil, forbidden(msgNotEnabled, "PUT", "BUCKET"))
+	// Only the upstream check can tell a missing bucket from one
+	// without rules.
+	missing := bucketName(t, "ex-minio-missing")
+	r = send(t, corsRequest(t, http.MethodOptions, px.URL+"/"+missing+"/x", appOrigin, "PUT", ""))
+	assertPreflight(t, r, nil, forbidden(msgBucketNotFound, "PUT", "BUCKET"))
+
+	c := newS3Client(px.URL, rootCreds)
+	c.putCORS(t, bucket, appRules)
+	c.assertCORS(t, bucket, appRules)
+	r = send(t, corsRequest(t, http.MethodOptions, keyURL, appOrigin, "PUT", "Content-Type"))
+	assertPreflight(t, r, uploadsMatch(appOrigin, "content-type"), nil)
+
+	// MinIO would echo any origin; through the example only the rules
+	// speak.
+	get := rawRequest{method: http.MethodGet, url: keyURL, creds: &rootCreds, header: http.Header{"Origin": {evilOrigin}}}.send(t)
+	if get.status != http.StatusOK {
+		t.Fatalf("GetObject through the example: want 200, got:\n%s", get)
+	}
+	assertExactCORS(t, get.header, nil)
+	get = rawRequest{method: http.MethodGet, url: keyURL, creds: &rootCreds, header: http.Header{"Origin": {appOrigin}}}.send(t)
+	assertExactCORS(t, get.header, readMatch())
 }
 
 // testVirtualHostExample: buckets as <bucket>.s3.localhost, for the ?cors
