@@ -6,6 +6,9 @@
 # One Caddy process (the project's binary) serves four variants side by side,
 # so that every variant runs in the same process, build and load:
 #   :18082  reverse_proxy                      bare proxy (baseline of GET)
+#   :18085  reverse_proxy + static headers     the proxy adding the same CORS
+#                                              headers with `header` (the
+#                                              baseline that sends as many bytes)
 #   :18083  s3_cors + reverse_proxy            the module in front of the proxy
 #   :18084  respond 200 + static CORS headers  baseline of the preflight
 #   :18083  OPTIONS                            the module answering a preflight
@@ -65,6 +68,15 @@ http://127.0.0.1:18083 {
 	}
 	reverse_proxy 127.0.0.1:18090
 }
+http://127.0.0.1:18085 {
+	header Access-Control-Allow-Origin https://app.example.com
+	header Access-Control-Allow-Credentials true
+	header Access-Control-Allow-Methods "GET, PUT"
+	header Access-Control-Expose-Headers ETag
+	header Access-Control-Max-Age 3000
+	header Vary $vary
+	reverse_proxy 127.0.0.1:18090
+}
 http://127.0.0.1:18084 {
 	header Access-Control-Allow-Origin https://app.example.com
 	header Access-Control-Allow-Credentials true
@@ -109,12 +121,14 @@ check() {
 }
 check 'access-control-allow-origin: https://app.example.com' -H 'Origin: https://app.example.com' http://127.0.0.1:18083/bucket/key
 check 'HTTP/1.1 200' http://127.0.0.1:18082/bucket/key
+check 'access-control-allow-origin: https://app.example.com' http://127.0.0.1:18085/bucket/key
 check 'access-control-allow-methods: GET, PUT' -X OPTIONS -H 'Origin: https://app.example.com' \
 	-H 'Access-Control-Request-Method: PUT' -H 'Access-Control-Request-Headers: content-type,x-amz-date' http://127.0.0.1:18083/bucket/key
 check 'access-control-allow-methods: GET, PUT' -X OPTIONS http://127.0.0.1:18084/bucket/key
 
 variants=(
 	"get-bare get.lua http://127.0.0.1:18082/bucket/key"
+	"get-headers get.lua http://127.0.0.1:18085/bucket/key"
 	"get-module get.lua http://127.0.0.1:18083/bucket/key"
 	"preflight-static preflight.lua http://127.0.0.1:18084/bucket/key"
 	"preflight-module preflight.lua http://127.0.0.1:18083/bucket/key"
@@ -130,7 +144,7 @@ for r in $(seq "$rounds"); do
 		p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
 		errs=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
 		[ -z "$errs" ] || { echo "loopback.sh: $name had $errs non-2xx answers" >&2; exit 1; }
-		echo "$name $rps $p50 $p99" >>"$work/results"
+		echo "$r $name $rps $p50 $p99" >>"$work/results"
 	done
 done
 
@@ -138,20 +152,31 @@ echo
 echo "machine: $(nproc) CPUs, $(go version | cut -d' ' -f3), load $(cut -d' ' -f1-3 /proc/loadavg); $rounds rounds of ${seconds}s, wrk -t2 -c32"
 awk '
 function ms(s) { if (s ~ /us$/) return s / 1000; if (s ~ /ms$/) return s + 0; if (s ~ /s$/) return s * 1000; return s }
-function median(list, n,   i, j, t, a) {
-	split(list, a, " "); n = 0
-	for (i in a) if (a[i] != "") n++
-	for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+function median(list,   n, i, j, t, a) {
+	n = split(list, a, " ")
+	for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
 	return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
 }
-{ rps[$1] = rps[$1] " " $2; p50[$1] = p50[$1] " " ms($3); p99[$1] = p99[$1] " " ms($4) }
+function span(list,   n, i, a, lo, hi) {
+	n = split(list, a, " "); lo = a[1]; hi = a[1]
+	for (i = 2; i <= n; i++) { if (a[i] + 0 < lo + 0) lo = a[i]; if (a[i] + 0 > hi + 0) hi = a[i] }
+	return sprintf("%.3f .. %.3f", lo, hi)
+}
+{ round = $1; v = $2; rps[v] = rps[v] " " $3; p50[v] = p50[v] " " ms($4); p99[v] = p99[v] " " ms($5); R[round, v] = $3; rounds[round] = 1 }
 END {
 	printf "%-18s %10s %9s %9s\n", "variant", "req/s", "p50 ms", "p99 ms"
-	n = split("get-bare get-module preflight-static preflight-module", order, " ")
+	n = split("get-bare get-headers get-module preflight-static preflight-module", order, " ")
 	for (i = 1; i <= n; i++) {
-		v = order[i]; R[v] = median(rps[v]); P50[v] = median(p50[v]); P99[v] = median(p99[v])
-		printf "%-18s %10.0f %9.3f %9.3f\n", v, R[v], P50[v], P99[v]
+		v = order[i]
+		printf "%-18s %10.0f %9.3f %9.3f\n", v, median(rps[v]), median(p50[v]), median(p99[v])
 	}
-	printf "\nproxied GET, module / bare reverse_proxy:  throughput %.3f, p50 %.3f, p99 %.3f\n", R["get-module"] / R["get-bare"], P50["get-module"] / P50["get-bare"], P99["get-module"] / P99["get-bare"]
-	printf "preflight, module / static respond:      throughput %.3f, p50 %.3f, p99 %.3f\n", R["preflight-module"] / R["preflight-static"], P50["preflight-module"] / P50["preflight-static"], P99["preflight-module"] / P99["preflight-static"]
+	for (r in rounds) {
+		get = get " " R[r, "get-module"] / R[r, "get-bare"]
+		geth = geth " " R[r, "get-module"] / R[r, "get-headers"]
+		pre = pre " " R[r, "preflight-module"] / R[r, "preflight-static"]
+	}
+	printf "\nthroughput ratios within a round (median, range):\n"
+	printf "  proxied GET, module / bare reverse_proxy:            %.3f  (%s)\n", median(get), span(get)
+	printf "  proxied GET, module / reverse_proxy + same headers:  %.3f  (%s)\n", median(geth), span(geth)
+	printf "  preflight, module / static respond:                  %.3f  (%s)\n", median(pre), span(pre)
 }' "$work/results"
