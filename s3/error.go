@@ -49,7 +49,7 @@ func newError(status int, code, message string, extra ...Field) *Error {
 }
 
 // The messages below are S3's own. Where each came from is noted; "spec" is
-// the project's behavioural specification (shared/spec/s3-cors.md), which
+// the project's behavioural specification (docs/s3-cors-spec.md), which
 // cites the AWS recordings behind it.
 
 // ErrNoSuchBucket is the answer for a bucket that does not exist (spec A.6,
