@@ -194,11 +194,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 
 	switch {
+	case r.Method == http.MethodOptions:
+		// Every OPTIONS is a preflight, also one for a ?cors call that a
+		// web page makes (S3 has no OPTIONS operation).
+		h.servePreflight(w, r, t)
+		return nil
 	case s3.IsCORSSubresource(r, t):
 		h.serveAPI(w, r, t)
-		return nil
-	case r.Method == http.MethodOptions:
-		h.servePreflight(w, r, t)
 		return nil
 	}
 	return h.serveProxied(w, r, t, next)

@@ -262,6 +262,13 @@ func TestAPILifecycle(t *testing.T) {
 	res, body = do(t, tc, http.MethodGet, "/photos?cors", nil)
 	assertS3Error(t, res, body, http.StatusNotFound, "NoSuchCORSConfiguration")
 
+	// An OPTIONS on the sub-resource is a preflight, as any OPTIONS is.
+	res, body = do(t, tc, http.MethodOptions, "/photos?cors", nil, "Origin", "https://app.example", "Access-Control-Request-Method", "PUT")
+	assertS3Error(t, res, body, http.StatusForbidden, "AccessForbidden")
+	if !strings.Contains(body, "CORS is not enabled for this bucket.") {
+		t.Errorf("OPTIONS ?cors: %s", body)
+	}
+
 	// Methods other than PUT, GET and DELETE are refused.
 	res, body = do(t, tc, http.MethodPost, "/photos?cors", nil)
 	assertS3Error(t, res, body, http.StatusMethodNotAllowed, "MethodNotAllowed")
