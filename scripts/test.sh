@@ -7,7 +7,8 @@
 #   3. go vet, for the main module and bench/;
 #   4. go test ./... for the main module: unit, caddytest integration and
 #      end-to-end tests (real stores, the project's own Caddy, real clients);
-#   5. the bench module's tests (no benchmarks).
+#   5. the bench module: every benchmark once, for the checks each makes of
+#      the answers it times (bench/run.sh measures).
 # Each phase's time is printed at the end.
 #
 # With CI=true a test whose prerequisite (a store, a client, a browser) is
@@ -86,7 +87,9 @@ test_bench() {
 		echo "test.sh: no bench/ module yet; skipped"
 		return 0
 	fi
-	(cd bench && go test -count=1 -timeout 20m ./...)
+	# Each benchmark checks its implementations' answers before timing
+	# them; one iteration of each runs those checks.
+	(cd bench && go test -count=1 -timeout 20m -run '^$' -bench . -benchtime 1x ./...)
 }
 
 
