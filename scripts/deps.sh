@@ -91,6 +91,4 @@ for u in "${upstreams[@]}"; do
 done
 
 run go mod download
-if [ -f bench/go.mod ]; then
-	(cd bench && run go mod download)
-fi
+(cd bench && run go mod download)
