@@ -249,17 +249,7 @@ func runExample(t *testing.T, dir string, st *store, check func(t *testing.T, px
 				// the test moves it to a free port.
 				"CADDY_ADMIN="+admin)
 			proc := startProcess(t, t, "caddy "+dir+"/"+variant, vars, append([]string{caddyBin}, args...)...)
-			waitReady(t, proc, func() bool {
-				if httpStatus("http://"+admin+"/config/") != http.StatusOK {
-					return false
-				}
-				c, err := net.DialTimeout("tcp", listen, time.Second)
-				if err != nil {
-					return false
-				}
-				c.Close()
-				return true
-			})
+			waitReady(t, proc, caddyReady("http://"+admin+"/config/", listen))
 			check(t, &exampleProxy{URL: "http://" + listen, Port: port})
 		})
 	}
@@ -284,17 +274,7 @@ func testRootExample(t *testing.T, st *store) {
 	vars := exampleVars(t, "S3CORS_PORT="+strconv.Itoa(port), "S3CORS_BIND=127.0.0.1",
 		"S3CORS_UPSTREAM="+st.Host, "S3CORS_ADMIN="+admin)
 	proc := startProcess(t, t, "caddy Caddyfile.example", vars, caddyBin, "run", "--config", config, "--adapter", "caddyfile")
-	waitReady(t, proc, func() bool {
-		if httpStatus("http://"+admin+"/config/") != http.StatusOK {
-			return false
-		}
-		c, err := net.DialTimeout("tcp", listen, time.Second)
-		if err != nil {
-			return false
-		}
-		c.Close()
-		return true
-	})
+	waitReady(t, proc, caddyReady("http://"+admin+"/config/", listen))
 	checkMinIOExample(t, st, &exampleProxy{URL: "http://" + listen, Port: port})
 }
 

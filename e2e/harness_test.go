@@ -664,17 +664,23 @@ func (p *proxy) start(t *testing.T) {
 	t.Helper()
 	p.proc = startProcess(t, p.t, "caddy", p.env, caddyBin, "run", "--config", p.caddyfilePath(), "--adapter", "caddyfile")
 	admin := "http://127.0.0.1:" + strconv.Itoa(p.cfg.AdminPort) + "/config/"
-	waitReady(t, p.proc, func() bool {
-		if httpStatus(admin) != http.StatusOK {
+	waitReady(t, p.proc, caddyReady(admin, p.Host))
+}
+
+// caddyReady reports whether a Caddy process has loaded its config (its
+// admin endpoint answers at adminConfigURL) and listens on hostPort.
+func caddyReady(adminConfigURL, hostPort string) func() bool {
+	return func() bool {
+		if httpStatus(adminConfigURL) != http.StatusOK {
 			return false
 		}
-		c, err := net.DialTimeout("tcp", p.Host, time.Second)
+		c, err := net.DialTimeout("tcp", hostPort, time.Second)
 		if err != nil {
 			return false
 		}
 		c.Close()
 		return true
-	})
+	}
 }
 
 // restart stops the process and starts a new one on the same ports and dirs.
