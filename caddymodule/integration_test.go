@@ -134,6 +134,15 @@ http://localhost:%d {
 }`, adminPort, httpPort, dir, httpPort, opts, strings.TrimPrefix(up.URL, "http://"))
 }
 
+// startCaddy runs the s3_cors handler with opts in front of a fresh
+// stand-in upstream, on storage of its own.
+func startCaddy(t *testing.T, opts string) *caddytest.Tester {
+	t.Helper()
+	tc := caddytest.NewTester(t)
+	load(tc, caddyfile(t, upstream(t), "", opts), "caddyfile")
+	return tc
+}
+
 // load runs config and drops the client's idle connections, which the
 // replaced server closes.
 func load(tc *caddytest.Tester, config, adapter string) {
@@ -207,9 +216,7 @@ func assertS3Error(t *testing.T, res *http.Response, body string, status int, co
 }
 
 func TestAPIRefusedWithoutCredentials(t *testing.T) {
-	tc := caddytest.NewTester(t)
-	up := upstream(t)
-	load(tc, caddyfile(t, up, "", "region us-east-1"), "caddyfile")
+	tc := startCaddy(t, "region us-east-1")
 
 	for _, method := range []string{http.MethodPut, http.MethodGet, http.MethodDelete} {
 		res, body := do(t, tc, method, "/photos?cors", []byte(corsDoc), "Content-MD5", contentMD5([]byte(corsDoc)))
@@ -221,9 +228,7 @@ func TestAPIRefusedWithoutCredentials(t *testing.T) {
 }
 
 func TestAPILifecycle(t *testing.T) {
-	tc := caddytest.NewTester(t)
-	up := upstream(t)
-	load(tc, caddyfile(t, up, "", "insecure_unauthenticated_api"), "caddyfile")
+	tc := startCaddy(t, "insecure_unauthenticated_api")
 
 	// Nothing stored yet.
 	res, body := do(t, tc, http.MethodGet, "/photos?cors", nil)
@@ -275,9 +280,7 @@ func TestAPILifecycle(t *testing.T) {
 }
 
 func TestAPIBadInputChangesNothing(t *testing.T) {
-	tc := caddytest.NewTester(t)
-	up := upstream(t)
-	load(tc, caddyfile(t, up, "", "insecure_unauthenticated_api"), "caddyfile")
+	tc := startCaddy(t, "insecure_unauthenticated_api")
 	putCORS(t, tc, "photos", corsDoc)
 	_, before := do(t, tc, http.MethodGet, "/photos?cors", nil)
 
@@ -319,9 +322,7 @@ func TestAPIBadInputChangesNothing(t *testing.T) {
 }
 
 func TestPreflight(t *testing.T) {
-	tc := caddytest.NewTester(t)
-	up := upstream(t)
-	load(tc, caddyfile(t, up, "", "insecure_unauthenticated_api"), "caddyfile")
+	tc := startCaddy(t, "insecure_unauthenticated_api")
 	putCORS(t, tc, "photos", corsDoc)
 
 	// B.4: an allowed preflight.
@@ -396,9 +397,7 @@ func TestPreflight(t *testing.T) {
 }
 
 func TestProxiedHeaders(t *testing.T) {
-	tc := caddytest.NewTester(t)
-	up := upstream(t)
-	load(tc, caddyfile(t, up, "", "insecure_unauthenticated_api"), "caddyfile")
+	tc := startCaddy(t, "insecure_unauthenticated_api")
 	putCORS(t, tc, "photos", corsDoc)
 
 	// C.2: a match replaces the upstream's CORS headers with S3's and
@@ -465,9 +464,7 @@ func TestProxiedHeaders(t *testing.T) {
 }
 
 func TestDeleteBucketDropsConfiguration(t *testing.T) {
-	tc := caddytest.NewTester(t)
-	up := upstream(t)
-	load(tc, caddyfile(t, up, "", "insecure_unauthenticated_api"), "caddyfile")
+	tc := startCaddy(t, "insecure_unauthenticated_api")
 	putCORS(t, tc, "doomed", corsDoc)
 
 	res, _ := do(t, tc, http.MethodDelete, "/doomed", nil)
@@ -540,12 +537,10 @@ func TestJSONConfig(t *testing.T) {
 }
 
 func TestSignedAPIWithSDK(t *testing.T) {
-	tc := caddytest.NewTester(t)
-	up := upstream(t)
-	load(tc, caddyfile(t, up, "", `credentials AKIDEXAMPLE {env.S3CORS_TEST_SECRET}
+	tc := startCaddy(t, `credentials AKIDEXAMPLE {env.S3CORS_TEST_SECRET}
 		credentials SCOPEDKEY scoped-secret {
 			buckets uploads
-		}`), "caddyfile")
+		}`)
 
 	client := func(ak, sk string) *awss3.Client {
 		return awss3.New(awss3.Options{
@@ -601,9 +596,7 @@ func TestSignedAPIWithSDK(t *testing.T) {
 }
 
 func TestAdminAPI(t *testing.T) {
-	tc := caddytest.NewTester(t)
-	up := upstream(t)
-	load(tc, caddyfile(t, up, "", "region us-east-1"), "caddyfile")
+	tc := startCaddy(t, "region us-east-1")
 	admin := fmt.Sprintf("http://localhost:%d/s3_cors/", adminPort)
 
 	call := func(method, path, body string) (int, string) {
