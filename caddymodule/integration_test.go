@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -25,14 +26,23 @@ import (
 	_ "github.com/s3cors/caddy-s3-cors"
 )
 
-// The integration tests run one Caddy in this test binary, on ports of
-// their own so that they never meet another package's test server.
-const (
-	adminPort = 2981
-	httpPort  = 9181
+// The integration tests run one Caddy in this test binary, on ports the
+// kernel found free at start, so that they never meet another test run's
+// server (another package, or another checkout's tests on this machine).
+var (
+	adminPort, httpPort int
+	base                string
 )
 
-var base = fmt.Sprintf("http://localhost:%d", httpPort)
+// freeLoopbackPort returns a port that is free on loopback right now.
+func freeLoopbackPort() int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
 
 // storageRoot holds the storage directories of the test configs.
 var storageRoot string
@@ -49,6 +59,8 @@ func storageDir(t *testing.T) string {
 
 func TestMain(m *testing.M) {
 	flag.Parse()
+	adminPort, httpPort = freeLoopbackPort(), freeLoopbackPort()
+	base = fmt.Sprintf("http://localhost:%d", httpPort)
 	// caddytest skips silently under -short and when its TLS fixtures are
 	// missing (as under -trimpath); these tests use plain HTTP only, and in
 	// CI a skipped integration test is a failure.
