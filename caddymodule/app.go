@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/s3cors/caddy-s3-cors/store"
+	"github.com/s3cors/caddy-s3-cors/store/s3storage"
 )
 
 func init() {
@@ -56,6 +57,14 @@ type App struct {
 	// data directory unless the operator chose another storage module.
 	StorageRaw json.RawMessage `json:"storage,omitempty" caddy:"namespace=caddy.storage inline_key=module"`
 
+	// BucketStorage keeps the configurations as objects in a bucket of an
+	// S3-compatible store (such as the one behind the proxy) instead of a
+	// Caddy storage module. Instances with the same bucket_storage share
+	// the configurations, and update them with S3's conditional writes
+	// where the store enforces them. An alternative to storage: set at
+	// most one. {env.*} placeholders are replaced in every field.
+	BucketStorage *s3storage.Config `json:"bucket_storage,omitempty"`
+
 	shared  *sharedStore
 	poolKey string
 	logger  *zap.Logger
@@ -82,6 +91,13 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 
 	storage := ctx.Storage()
+	if a.BucketStorage != nil {
+		bs, err := a.bucketStorage()
+		if err != nil {
+			return err
+		}
+		storage = bs
+	}
 	if a.StorageRaw != nil {
 		mod, err := ctx.LoadModule(a, "StorageRaw")
 		if err != nil {

@@ -143,8 +143,15 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 //			storage <module> {
 //				...
 //			}
+//			bucket_storage <endpoint> <bucket> {
+//				credentials <access_key_id> <secret_access_key>
+//				region <region>
+//				prefix <prefix>
+//			}
 //		}
 //	}
+//
+// storage and bucket_storage are alternatives.
 func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 	var app App
 	if existing != nil {
@@ -199,6 +206,12 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("module %s is not a storage module", modID)
 			}
 			a.StorageRaw = caddyconfig.JSONModuleObject(unm, "module", name, nil)
+		case "bucket_storage":
+			bs, err := parseBucketStorage(d)
+			if err != nil {
+				return err
+			}
+			a.BucketStorage = bs
 		default:
 			return d.Errf("unknown s3_cors global option %q", d.Val())
 		}
