@@ -563,6 +563,8 @@ type proxyConfig struct {
 	// are stored; empty gives the proxy a fresh one. Proxies given the same
 	// dir share their configurations.
 	DataDir string
+	// AppOptions adds lines to the s3_cors global option block.
+	AppOptions string
 }
 
 var caddyfileTemplate = template.Must(template.New("Caddyfile").Parse(`# {{.Comment}}
@@ -572,6 +574,9 @@ var caddyfileTemplate = template.Must(template.New("Caddyfile").Parse(`# {{.Comm
 	debug
 	s3_cors {
 		sync_interval 1s
+{{- if .AppOptions}}
+{{.AppOptions}}
+{{- end}}
 	}
 }
 

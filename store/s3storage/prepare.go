@@ -40,10 +40,10 @@ func (s *Storage) Prepare(ctx context.Context) error {
 	s.conditional.Store(enforced)
 	s.prepared.Store(true)
 	if enforced {
-		s.log.Info("bucket storage enforces conditional writes; configurations are updated by compare-and-swap",
+		s.log.Info("bucket storage enforces conditional writes (If-Match, If-None-Match)",
 			zap.String("storage", s.String()))
 	} else {
-		s.log.Warn("bucket storage ignores conditional writes; falling back to locks and read-back checks, so concurrent changes may take until the next full reconciliation to reach every instance",
+		s.log.Warn("bucket storage ignores conditional writes (If-Match, If-None-Match); writers fall back to locks and read-back checks, which a race can defeat until the next full reconciliation",
 			zap.String("storage", s.String()), zap.String("finding", why))
 	}
 	return nil
