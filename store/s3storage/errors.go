@@ -10,10 +10,13 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
-// failed describes a failed request: what was done to which key, where,
-// and what to check.
+// failed describes a failed request: what was done to which key (none for
+// the bucket itself), where, and what to check.
 func (s *Storage) failed(op, key string, err error) error {
 	msg := fmt.Sprintf("bucket storage: %s %q in bucket %s at %s", op, s.objectKey(key), s.cfg.Bucket, s.cfg.Endpoint)
+	if key == "" {
+		msg = fmt.Sprintf("bucket storage: %s bucket %s at %s", op, s.cfg.Bucket, s.cfg.Endpoint)
+	}
 	if hint := hint(err); hint != "" {
 		return fmt.Errorf("%s: %w; %s", msg, err, hint)
 	}

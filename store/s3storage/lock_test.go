@@ -72,12 +72,7 @@ func TestLockWaitsForRelease(t *testing.T) {
 			if err := a.Lock(ctx, "job"); err != nil {
 				t.Fatal(err)
 			}
-			short, cancel := context.WithTimeout(ctx, 700*time.Millisecond)
-			err := b.Lock(short, "job")
-			cancel()
-			if !errors.Is(err, context.DeadlineExceeded) {
-				t.Fatalf("second Lock while held: %v, want it to wait until its context expires", err)
-			}
+			assertLockWaits(t, b, "job", 700*time.Millisecond)
 			if err := b.Unlock(ctx, "job"); err == nil || !strings.Contains(err.Error(), "not held") {
 				t.Errorf("Unlock of a lock never taken: %v", err)
 			}
@@ -134,13 +129,18 @@ func TestLockRenewed(t *testing.T) {
 	if err := a.Lock(ctx, "job"); err != nil {
 		t.Fatal(err)
 	}
-	wait, cancel := context.WithTimeout(ctx, 2*time.Second)
-	err := b.Lock(wait, "job")
-	cancel()
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Lock by another instance while the holder renews: %v, want a wait until the context expires", err)
-	}
+	assertLockWaits(t, b, "job", 2*time.Second)
 	if err := a.Unlock(ctx, "job"); err != nil {
 		t.Errorf("Unlock after renewals: %v", err)
+	}
+}
+
+// assertLockWaits fails unless s.Lock(name) is still waiting after wait.
+func assertLockWaits(t *testing.T, s *Storage, name string, wait time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), wait)
+	defer cancel()
+	if err := s.Lock(ctx, name); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Lock(%q) while another instance holds it: %v, want it to wait until its context expires", name, err)
 	}
 }

@@ -62,7 +62,7 @@ func (s *Storage) ensureBucket(ctx context.Context) error {
 		return nil
 	}
 	if statusOf(err) != http.StatusNotFound {
-		return s.failed("finding the bucket for", "", err)
+		return s.failed("looking for", "", err)
 	}
 	in := &awss3.CreateBucketInput{Bucket: aws.String(s.cfg.Bucket)}
 	if s.cfg.Region != "us-east-1" {
@@ -75,7 +75,7 @@ func (s *Storage) ensureBucket(ctx context.Context) error {
 		if head() == nil {
 			return nil
 		}
-		return s.failed("creating the bucket for", "", cerr)
+		return s.failed("creating", "", cerr)
 	}
 	s.log.Info("created the bucket for bucket storage", zap.String("storage", s.String()))
 	return nil

@@ -230,4 +230,20 @@ func TestErrorsSayWhatToCheck(t *testing.T) {
 	if strings.Contains(fmt.Sprint(err), "not-the-secret") {
 		t.Error("the error shows the secret")
 	}
+
+	// A bucket deleted behind the storage's back is reported, not
+	// recreated: the configurations were in it.
+	gone := newTestStorage(t, srv.endpoint, testBucket("gone"), "")
+	if err := gone.Prepare(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rawClient(srv.endpoint).DeleteBucket(ctx, &awss3.DeleteBucketInput{Bucket: aws.String(gone.cfg.Bucket)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := gone.Load(ctx, "k"); err == nil || errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "the bucket is gone") {
+		t.Errorf("Load from a deleted bucket: %v; want an error saying the bucket is gone, not a missing key", err)
+	}
+	if err := gone.Store(ctx, "k", []byte("v")); err == nil {
+		t.Error("Store into a deleted bucket succeeded: it must not recreate it")
+	}
 }
