@@ -1,10 +1,9 @@
 package caddymodule
 
 import (
-	"errors"
+	"context"
 	"fmt"
 	"net/http"
-	"net/url"
 	"regexp"
 	"strings"
 	"time"
@@ -22,9 +21,6 @@ func init() {
 	caddy.RegisterModule(Handler{})
 }
 
-// DefaultRegion is the SigV4 region of the ?cors API when none is set.
-const DefaultRegion = "us-east-1"
-
 // Handler gives the S3-compatible store behind it Amazon S3's per-bucket
 // CORS. It answers the bucket CORS API (PUT, GET and DELETE /{bucket}?cors)
 // and every preflight OPTIONS request itself, and passes everything else to
@@ -34,6 +30,11 @@ const DefaultRegion = "us-east-1"
 // Buckets are addressed path-style (/{bucket}/{key}) or, for the host names
 // in virtual_host_suffixes, virtual-host style ({bucket}.{suffix}/{key}).
 // Requests that name no bucket, such as ListBuckets, pass through untouched.
+//
+// For every request that names a bucket, the handler sets the placeholder
+// {http.s3_cors.bucket} to the bucket's name, for access logs and for the
+// handlers after it (for instance to route buckets to different stores).
+// It is not set for requests that name no bucket.
 type Handler struct {
 	// Credentials are the SigV4 key pairs allowed to call the ?cors API.
 	// Secrets may be placeholders such as {env.S3_SECRET_KEY}. With none,
@@ -98,7 +99,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	repl := caddy.NewReplacer()
 
 	if h.Region == "" {
-		h.Region = DefaultRegion
+		h.Region = s3.DefaultRegion
 	}
 	h.OwnerID = repl.ReplaceKnown(h.OwnerID, "")
 	for i := range h.Credentials {
@@ -209,6 +210,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 // store is where the bucket configurations live.
 func (h *Handler) store() *store.Store { return h.app.shared.store }
 
+// storeWriteTimeout bounds a write to the storage.
+const storeWriteTimeout = 30 * time.Second
+
+// writeContext is the context of a change to the storage: a client that
+// hangs up does not cut a write short between its steps.
+func writeContext(r *http.Request) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(r.Context()), storeWriteTimeout)
+}
+
 // servePreflight answers an OPTIONS request as S3 does (spec B).
 func (h *Handler) servePreflight(w http.ResponseWriter, r *http.Request, t s3.Target) {
 	req := cors.NewRequest(r.Method, r.Header)
@@ -315,49 +325,6 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, next caddyhttp
 	err := next.ServeHTTP(cw, r)
 	cw.finish()
 	return cw.status, err
-}
-
-// Upstream is the S3-compatible store behind the proxy, asked whether
-// buckets exist.
-type Upstream struct {
-	// Endpoint is the store's base URL, such as http://127.0.0.1:9000.
-	Endpoint string `json:"endpoint"`
-	// AccessKeyID and SecretAccessKey sign the HeadBucket requests.
-	// Placeholders are replaced.
-	AccessKeyID     string `json:"access_key_id,omitempty"`
-	SecretAccessKey string `json:"secret_access_key,omitempty"`
-	// Region is the signing region of the store. Default: the handler's
-	// region.
-	Region string `json:"region,omitempty"`
-	// CacheTTL is how long an answer (bucket found or not) is reused.
-	// Default: 10s.
-	CacheTTL caddy.Duration `json:"cache_ttl,omitempty"`
-}
-
-// DefaultCacheTTL is how long a bucket-existence answer is reused.
-const DefaultCacheTTL = 10 * time.Second
-
-func (u *Upstream) provision(repl *caddy.Replacer, region string) error {
-	u.Endpoint = repl.ReplaceKnown(u.Endpoint, "")
-	u.AccessKeyID = repl.ReplaceKnown(u.AccessKeyID, "")
-	u.SecretAccessKey = repl.ReplaceKnown(u.SecretAccessKey, "")
-	if u.Region == "" {
-		u.Region = region
-	}
-	if u.CacheTTL == 0 {
-		u.CacheTTL = caddy.Duration(DefaultCacheTTL)
-	}
-	ep, err := url.Parse(u.Endpoint)
-	if err != nil || (ep.Scheme != "http" && ep.Scheme != "https") || ep.Host == "" {
-		return fmt.Errorf("endpoint %q must be an http:// or https:// URL", u.Endpoint)
-	}
-	if (u.AccessKeyID == "") != (u.SecretAccessKey == "") {
-		return errors.New("credentials need both an access key and a secret key")
-	}
-	if u.CacheTTL < 0 {
-		return errors.New("cache_ttl must not be negative")
-	}
-	return nil
 }
 
 // Interface guards.
