@@ -126,26 +126,31 @@ func newBucketChecker(u *Upstream, logger *zap.Logger) *bucketChecker {
 // exists reports whether bucket exists at the upstream. It returns an error
 // when the upstream could not tell.
 func (c *bucketChecker) exists(ctx context.Context, bucket string) (bool, error) {
-	now := c.now()
-	c.mu.RLock()
-	a, ok := c.cache[bucket]
-	c.mu.RUnlock()
-	if ok && now.Before(a.expires) {
-		if a.unknown {
-			return false, errUnknown
-		}
-		return a.exists, nil
+	a, ok := c.cached(bucket)
+	if !ok {
+		// The shared request must not die with the request that started it.
+		v, _, _ := c.flight.Do(bucket, func() (any, error) {
+			// A question that missed the cache just before the previous
+			// flight ended finds its answer here, not in a second request.
+			if a, ok := c.cached(bucket); ok {
+				return a, nil
+			}
+			return c.ask(context.WithoutCancel(ctx), bucket), nil
+		})
+		a = v.(bucketAnswer)
 	}
-
-	// The shared request must not die with the request that started it.
-	v, _, _ := c.flight.Do(bucket, func() (any, error) {
-		return c.ask(context.WithoutCancel(ctx), bucket), nil
-	})
-	a = v.(bucketAnswer)
 	if a.unknown {
 		return false, errUnknown
 	}
 	return a.exists, nil
+}
+
+// cached returns the answer about bucket that is still valid, if any.
+func (c *bucketChecker) cached(bucket string) (bucketAnswer, bool) {
+	c.mu.RLock()
+	a, ok := c.cache[bucket]
+	c.mu.RUnlock()
+	return a, ok && c.now().Before(a.expires)
 }
 
 // ask sends one HeadBucket and caches its answer.
