@@ -56,10 +56,11 @@ type App struct {
 	// data directory unless the operator chose another storage module.
 	StorageRaw json.RawMessage `json:"storage,omitempty" caddy:"namespace=caddy.storage inline_key=module"`
 
-	shared  *sharedStore
-	poolKey string
-	logger  *zap.Logger
-	metrics *metrics
+	shared    *sharedStore
+	poolKey   string
+	logger    *zap.Logger
+	metrics   *metrics
+	upstreams *upstreams
 }
 
 // CaddyModule returns the Caddy module information.
@@ -74,6 +75,7 @@ func (App) CaddyModule() caddy.ModuleInfo {
 // happens in Start, so that `caddy validate` stays free of I/O.
 func (a *App) Provision(ctx caddy.Context) error {
 	a.logger = ctx.Logger()
+	a.upstreams = new(upstreams)
 	if a.KeyPrefix == "" {
 		a.KeyPrefix = DefaultKeyPrefix
 	}
@@ -144,6 +146,15 @@ func (a *App) Cleanup() error {
 
 // Store is the store that holds the bucket CORS configurations.
 func (a *App) Store() *store.Store { return a.shared.store }
+
+// BucketExists reports whether bucket exists at the stores that the
+// config's s3_cors handlers name as their upstream: one of them having it is
+// enough. Without any upstream it reports true, as the handlers do. It
+// returns an error when no upstream has the bucket and one of them could
+// not tell; nothing should then be changed.
+func (a *App) BucketExists(ctx context.Context, bucket string) (bool, error) {
+	return a.upstreams.exists(ctx, bucket)
+}
 
 // stores holds one sharedStore per storage location across config reloads.
 var stores = caddy.NewUsagePool()

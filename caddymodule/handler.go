@@ -132,6 +132,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			return fmt.Errorf("upstream: %w", err)
 		}
 		h.buckets = newBucketChecker(h.Upstream, h.logger)
+		h.app.upstreams.add(h.buckets)
 	}
 
 	switch {
@@ -139,6 +140,14 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		h.logger.Warn("insecure_unauthenticated_api is set: anyone who can reach this server can change every bucket's CORS configuration; use it for local development only")
 	case len(h.Credentials) == 0:
 		h.logger.Info("no credentials configured: every call of the ?cors API will be refused")
+	}
+	return nil
+}
+
+// Cleanup removes the handler's upstream from the app's.
+func (h *Handler) Cleanup() error {
+	if h.app != nil && h.buckets != nil {
+		h.app.upstreams.remove(h.buckets)
 	}
 	return nil
 }
@@ -331,5 +340,6 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, next caddyhttp
 var (
 	_ caddy.Provisioner           = (*Handler)(nil)
 	_ caddy.Validator             = (*Handler)(nil)
+	_ caddy.CleanerUpper          = (*Handler)(nil)
 	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
 )
