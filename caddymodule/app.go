@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/caddyserver/certmagic"
 	"go.uber.org/zap"
 
@@ -61,6 +62,7 @@ type App struct {
 	logger    *zap.Logger
 	metrics   *metrics
 	upstreams *upstreams
+	ctx       caddy.Context // to find the http app at Start
 }
 
 // CaddyModule returns the Caddy module information.
@@ -74,6 +76,7 @@ func (App) CaddyModule() caddy.ModuleInfo {
 // Provision sets the app up. It reads nothing from the storage: that
 // happens in Start, so that `caddy validate` stays free of I/O.
 func (a *App) Provision(ctx caddy.Context) error {
+	a.ctx = ctx
 	a.logger = ctx.Logger()
 	a.upstreams = new(upstreams)
 	if a.KeyPrefix == "" {
@@ -128,6 +131,9 @@ func (a *App) Validate() error {
 func (a *App) Start() error {
 	a.shared.interval.Store(int64(a.SyncInterval))
 	a.shared.start()
+	if httpApp, err := a.ctx.AppIfConfigured("http"); err == nil {
+		warnHandlersWithoutNext(httpApp.(*caddyhttp.App), a.logger)
+	}
 	return nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -68,10 +69,11 @@ type Handler struct {
 	// which web sites may read every bucket. A warning is logged at start.
 	InsecureUnauthenticatedAPI bool `json:"insecure_unauthenticated_api,omitempty"`
 
-	app      *App
-	verifier *s3.Verifier
-	buckets  *bucketChecker
-	logger   *zap.Logger
+	app         *App
+	verifier    *s3.Verifier
+	buckets     *bucketChecker
+	logger      *zap.Logger
+	warnedEmpty *atomic.Bool // the next handler once wrote nothing
 }
 
 // Credential is a SigV4 key pair allowed to call the ?cors API.
@@ -96,6 +98,7 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 // attaches the handler to the s3_cors app.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
+	h.warnedEmpty = new(atomic.Bool)
 	repl := caddy.NewReplacer()
 
 	if h.Region == "" {
@@ -139,7 +142,14 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	case h.InsecureUnauthenticatedAPI:
 		h.logger.Warn("insecure_unauthenticated_api is set: anyone who can reach this server can change every bucket's CORS configuration; use it for local development only")
 	case len(h.Credentials) == 0:
-		h.logger.Info("no credentials configured: every call of the ?cors API will be refused")
+		h.logger.Warn("s3_cors has no credentials, so every PutBucketCors, GetBucketCors and DeleteBucketCors call " +
+			"is refused with 403 AccessDenied; add `credentials <access_key> <secret_key>` to the s3_cors block " +
+			"(in JSON, \"credentials\") to let signed calls through, or manage the configurations with `caddy s3-cors`")
+	}
+	if h.Upstream != nil && h.Upstream.AccessKeyID == "" {
+		h.logger.Warn("the upstream has no credentials, so HeadBucket is sent unsigned, and a store that refuses it " +
+			"makes every bucket look present; add `credentials <access_key> <secret_key>` to the upstream block " +
+			"(in JSON, \"access_key_id\" and \"secret_access_key\")")
 	}
 	return nil
 }
@@ -333,6 +343,9 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, next caddyhttp
 	cw := newCORSWriter(w, d)
 	err := next.ServeHTTP(cw, r)
 	cw.finish()
+	if err == nil && cw.status == 0 {
+		h.warnEmptyResponse(r)
+	}
 	return cw.status, err
 }
 

@@ -685,3 +685,122 @@ func TestAdminAPI(t *testing.T) {
 		t.Errorf("PATCH: %d, want 405", code)
 	}
 }
+
+// With the store down, the configurations still answer, as they are local:
+// GetBucketCors and preflights from them. PutBucketCors and
+// DeleteBucketCors, which must know that the bucket exists, get a
+// retryable 503 and change nothing.
+func TestAPIWithTheStoreDown(t *testing.T) {
+	tc := caddytest.NewTester(t)
+	up := upstream(t) // answers HeadBucket with 200: every bucket exists
+	load(tc, caddyfile(t, up, "", fmt.Sprintf(`insecure_unauthenticated_api
+		upstream %s {
+			credentials UAK usecret
+			cache_ttl 1ns
+		}`, up.URL)), "caddyfile")
+	putCORS(t, tc, "photos", corsDoc)
+	_, before := do(t, tc, http.MethodGet, "/photos?cors", nil)
+	up.Close()
+
+	res, body := do(t, tc, http.MethodGet, "/photos?cors", nil)
+	if res.StatusCode != http.StatusOK || body != before {
+		t.Errorf("GetBucketCors with the store down: %d %s", res.StatusCode, body)
+	}
+	res, body = do(t, tc, http.MethodGet, "/videos?cors", nil)
+	assertS3Error(t, res, body, http.StatusNotFound, "NoSuchCORSConfiguration")
+
+	other := strings.Replace(corsDoc, "https://app.example", "https://other.example", 1)
+	for _, c := range []struct {
+		method, doc string
+	}{{http.MethodPut, other}, {http.MethodDelete, ""}} {
+		res, body := do(t, tc, c.method, "/photos?cors", []byte(c.doc), "Content-MD5", contentMD5([]byte(c.doc)))
+		assertS3Error(t, res, body, http.StatusServiceUnavailable, "ServiceUnavailable")
+		if !strings.Contains(body, "<Message>Service is unable to handle request.</Message>") {
+			t.Errorf("%s with the store down: %s", c.method, body)
+		}
+		if _, after := do(t, tc, http.MethodGet, "/photos?cors", nil); after != before {
+			t.Errorf("a refused %s changed the configuration:\nbefore %s\nafter  %s", c.method, before, after)
+		}
+	}
+
+	res, _ = do(t, tc, http.MethodOptions, "/photos/cat.jpg", nil, "Origin", "https://app.example", "Access-Control-Request-Method", "PUT")
+	if res.StatusCode != http.StatusOK || res.Header.Get("Access-Control-Allow-Origin") != "https://app.example" {
+		t.Errorf("preflight with the store down: %d %v", res.StatusCode, res.Header)
+	}
+}
+
+// A site that would answer object requests with empty 200s, or refuse
+// every ?cors call, says so in the log, with what to add.
+func TestConfigurationWarnings(t *testing.T) {
+	tc := caddytest.NewTester(t)
+	logFile := filepath.Join(storageDir(t), "caddy.log")
+	config := func(site string) string {
+		return fmt.Sprintf(`{
+	skip_install_trust
+	admin localhost:%d
+	http_port %d
+	grace_period 1ns
+	persist_config off
+	storage file_system %s
+	log {
+		output file %s
+		format json
+	}
+}
+http://localhost:%d {
+	%s
+}`, adminPort, httpPort, storageDir(t), logFile, httpPort, site)
+	}
+	noNext := "s3_cors has no handler after it, so every request it does not answer itself (object reads and writes, bucket listings) gets an empty 200; " +
+		"add `reverse_proxy <store address>` after s3_cors in the same site"
+	noCredentials := "s3_cors has no credentials, so every PutBucketCors, GetBucketCors and DeleteBucketCors call is refused with 403 AccessDenied; " +
+		"add `credentials <access_key> <secret_key>` to the s3_cors block"
+	emptyResponse := "the handler after s3_cors wrote no response, so the client got an empty 200; add `reverse_proxy <store address>`"
+	logged := func() string {
+		t.Helper()
+		b, err := os.ReadFile(logFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+
+	load(tc, config("s3_cors"), "caddyfile")
+	for _, want := range []string{noNext, noCredentials} {
+		if !strings.Contains(logged(), want) {
+			t.Errorf("the log lacks %q:\n%s", want, logged())
+		}
+	}
+	for range 2 {
+		res, body := do(t, tc, http.MethodGet, "/photos/cat.jpg", nil)
+		if res.StatusCode != http.StatusOK || body != "" {
+			t.Fatalf("GET without a next handler: %d %q", res.StatusCode, body)
+		}
+	}
+	if n := strings.Count(logged(), emptyResponse); n != 1 {
+		t.Errorf("the empty response was logged %d times, want once:\n%s", n, logged())
+	}
+
+	// A reverse_proxy whose matcher leaves requests out is caught when one
+	// comes.
+	up := upstream(t)
+	if err := os.Truncate(logFile, 0); err != nil {
+		t.Fatal(err)
+	}
+	load(tc, config("s3_cors {\n\t\tcredentials AK SK\n\t}\n\treverse_proxy /photos/* "+strings.TrimPrefix(up.URL, "http://")), "caddyfile")
+	res, body := do(t, tc, http.MethodGet, "/photos/cat.jpg", nil)
+	if res.StatusCode != http.StatusOK || body != "object body from GET" {
+		t.Fatalf("GET through the proxy: %d %q", res.StatusCode, body)
+	}
+	for _, unwanted := range []string{noNext, noCredentials, emptyResponse} {
+		if strings.Contains(logged(), unwanted) {
+			t.Errorf("a working site logged %q:\n%s", unwanted, logged())
+		}
+	}
+	if res, _ := do(t, tc, http.MethodGet, "/videos/clip.mp4", nil); res.StatusCode != http.StatusOK {
+		t.Fatalf("GET outside the proxy's matcher: %d", res.StatusCode)
+	}
+	if !strings.Contains(logged(), emptyResponse) {
+		t.Errorf("a request the proxy's matcher left out was not logged:\n%s", logged())
+	}
+}
