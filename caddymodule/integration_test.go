@@ -1,6 +1,7 @@
 package caddymodule_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/md5"
@@ -803,4 +804,77 @@ http://localhost:%d {
 	if !strings.Contains(logged(), emptyResponse) {
 		t.Errorf("a request the proxy's matcher left out was not logged:\n%s", logged())
 	}
+}
+
+// sendWithHeaderOf sends, on a connection of its own, a GET whose request
+// line and headers take size bytes, reading the answer while the request is
+// still being written, as a browser does. It returns the status line and
+// the body, or the error the client got. As in do, a connection that the
+// server of the previous config resets is tried again.
+func sendWithHeaderOf(t *testing.T, size int) (status, contentType, body string, err error) {
+	t.Helper()
+	for attempt := 0; attempt < 5; attempt++ {
+		if status, contentType, body, err = sendOnce(t, size); err == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return status, contentType, body, err
+}
+
+func sendOnce(t *testing.T, size int) (status, contentType, body string, err error) {
+	t.Helper()
+	conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", httpPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	head := fmt.Sprintf("GET /photos/cat.jpg HTTP/1.1\r\nHost: localhost:%d\r\nX-Pad: ", httpPort)
+	const tail = "\r\nConnection: close\r\n\r\n"
+	req := head + strings.Repeat("a", size-len(head)-len(tail)) + tail
+	go func() { _, _ = io.WriteString(conn, req) }()
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		return "", "", "", err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	return res.Status, res.Header.Get("Content-Type"), string(b), err
+}
+
+// TestOversizedRequestHeaders records what Caddy 2.11 answers to request
+// headers above its limit, which the README's Limits table states: without
+// max_header_size the limit is Caddy's 16 KiB (not Go's 1 MB), and Go's
+// server reads about 4 KiB more before it refuses. A refused request never
+// reaches s3_cors: the client gets Go's plain-text 431.
+func TestOversizedRequestHeaders(t *testing.T) {
+	tc := caddytest.NewTester(t)
+	up := upstream(t)
+	const tooLarge = "431 Request Header Fields Too Large"
+	check := func(t *testing.T, size int, refused bool) {
+		t.Helper()
+		status, ctype, body, err := sendWithHeaderOf(t, size)
+		switch {
+		case err != nil:
+			t.Errorf("%d bytes of headers: %v", size, err)
+		case refused && (status != tooLarge || ctype != "text/plain; charset=utf-8" || body != tooLarge):
+			t.Errorf("%d bytes of headers: %q %q %q, want Go's plain-text 431", size, status, ctype, body)
+		case !refused && (status != "200 OK" || body != "object body from GET"):
+			t.Errorf("%d bytes of headers: %q %q, want the object through the proxy", size, status, body)
+		}
+	}
+
+	load(tc, caddyfile(t, up, "", "insecure_unauthenticated_api"), "caddyfile")
+	check(t, 16<<10, false)
+	check(t, 16<<10+4<<10-512, false)
+	check(t, 16<<10+4<<10+512, true)
+	check(t, 1<<20+8<<10, true)
+
+	// max_header_size counts in SI units: 32KB is 32,000 bytes.
+	config := strings.Replace(caddyfile(t, up, "", "insecure_unauthenticated_api"), "\tpersist_config off\n",
+		"\tpersist_config off\n\tservers {\n\t\tmax_header_size 32KB\n\t}\n", 1)
+	load(tc, config, "caddyfile")
+	check(t, 32000+4096-512, false)
+	check(t, 32000+4096+512, true)
 }
