@@ -128,6 +128,14 @@ func upstream(t *testing.T) *httptest.Server {
 // unless storageDir is set.
 func caddyfile(t *testing.T, up *httptest.Server, dir, opts string) string {
 	t.Helper()
+	return site(t, dir, "", fmt.Sprintf("s3_cors {\n\t\t%s\n\t}\n\treverse_proxy %s", opts, strings.TrimPrefix(up.URL, "http://")))
+}
+
+// site is a test config with the global options every test needs, more
+// global options, the configurations in dir (a fresh directory if empty),
+// and one site on the test port whose directives are body.
+func site(t *testing.T, dir, global, body string) string {
+	t.Helper()
 	if dir == "" {
 		dir = storageDir(t)
 	}
@@ -141,13 +149,11 @@ func caddyfile(t *testing.T, up *httptest.Server, dir, opts string) string {
 	s3_cors {
 		sync_interval 1h
 	}
+	%s
 }
 http://localhost:%d {
-	s3_cors {
-		%s
-	}
-	reverse_proxy %s
-}`, adminPort, httpPort, dir, httpPort, opts, strings.TrimPrefix(up.URL, "http://"))
+	%s
+}`, adminPort, httpPort, dir, global, httpPort, body)
 }
 
 // startCaddy runs the s3_cors handler with opts in front of a fresh
@@ -735,23 +741,7 @@ func TestAPIWithTheStoreDown(t *testing.T) {
 func TestConfigurationWarnings(t *testing.T) {
 	tc := caddytest.NewTester(t)
 	logFile := filepath.Join(storageDir(t), "caddy.log")
-	config := func(site string) string {
-		return fmt.Sprintf(`{
-	skip_install_trust
-	admin localhost:%d
-	http_port %d
-	grace_period 1ns
-	persist_config off
-	storage file_system %s
-	log {
-		output file %s
-		format json
-	}
-}
-http://localhost:%d {
-	%s
-}`, adminPort, httpPort, storageDir(t), logFile, httpPort, site)
-	}
+	logTo := fmt.Sprintf("log {\n\t\toutput file %s\n\t\tformat json\n\t}", logFile)
 	noNext := "s3_cors has no handler after it, so every request it does not answer itself (object reads and writes, bucket listings) gets an empty 200; " +
 		"add `reverse_proxy <store address>` after s3_cors in the same site"
 	noCredentials := "s3_cors has no credentials, so every PutBucketCors, GetBucketCors and DeleteBucketCors call is refused with 403 AccessDenied; " +
@@ -766,7 +756,7 @@ http://localhost:%d {
 		return string(b)
 	}
 
-	load(tc, config("s3_cors"), "caddyfile")
+	load(tc, site(t, "", logTo, "s3_cors"), "caddyfile")
 	for _, want := range []string{noNext, noCredentials} {
 		if !strings.Contains(logged(), want) {
 			t.Errorf("the log lacks %q:\n%s", want, logged())
@@ -788,7 +778,7 @@ http://localhost:%d {
 	if err := os.Truncate(logFile, 0); err != nil {
 		t.Fatal(err)
 	}
-	load(tc, config("s3_cors {\n\t\tcredentials AK SK\n\t}\n\treverse_proxy /photos/* "+strings.TrimPrefix(up.URL, "http://")), "caddyfile")
+	load(tc, site(t, "", logTo, "s3_cors {\n\t\tcredentials AK SK\n\t}\n\treverse_proxy /photos/* "+strings.TrimPrefix(up.URL, "http://")), "caddyfile")
 	res, body := do(t, tc, http.MethodGet, "/photos/cat.jpg", nil)
 	if res.StatusCode != http.StatusOK || body != "object body from GET" {
 		t.Fatalf("GET through the proxy: %d %q", res.StatusCode, body)
@@ -872,9 +862,8 @@ func TestOversizedRequestHeaders(t *testing.T) {
 	check(t, 1<<20+8<<10, true)
 
 	// max_header_size counts in SI units: 32KB is 32,000 bytes.
-	config := strings.Replace(caddyfile(t, up, "", "insecure_unauthenticated_api"), "\tpersist_config off\n",
-		"\tpersist_config off\n\tservers {\n\t\tmax_header_size 32KB\n\t}\n", 1)
-	load(tc, config, "caddyfile")
+	load(tc, site(t, "", "servers {\n\t\tmax_header_size 32KB\n\t}",
+		"s3_cors {\n\t\tinsecure_unauthenticated_api\n\t}\n\treverse_proxy "+strings.TrimPrefix(up.URL, "http://")), "caddyfile")
 	check(t, 32000+4096-512, false)
 	check(t, 32000+4096+512, true)
 }

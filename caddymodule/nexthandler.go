@@ -66,10 +66,10 @@ func haveHandlers(routes caddyhttp.RouteList) bool {
 	return false
 }
 
-// warnEmptyResponse logs, once per handler, that the handler after it
-// wrote nothing for r.
+// warnEmptyResponse logs, once per provisioned handler, that the handler
+// after it wrote nothing for r.
 func (h *Handler) warnEmptyResponse(r *http.Request) {
-	if h.warnedEmpty.CompareAndSwap(false, true) {
+	if h.warnedEmpty != nil && h.warnedEmpty.CompareAndSwap(false, true) {
 		h.logger.Warn("the handler after s3_cors wrote no response, so the client got an empty 200; "+addNextHandler+
 			", with matchers that cover every request s3_cors passes on; logged once",
 			zap.String("method", r.Method), zap.String("uri", r.RequestURI))
