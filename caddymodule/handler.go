@@ -40,7 +40,7 @@ type Handler struct {
 	// Credentials are the SigV4 key pairs allowed to call the ?cors API.
 	// Secrets may be placeholders such as {env.S3_SECRET_KEY}. With none,
 	// every call of the API is refused unless insecure_unauthenticated_api
-	// is set.
+	// is set, and a warning says so at start.
 	Credentials []Credential `json:"credentials,omitempty"`
 
 	// OwnerID is the 12-digit account ID that the
@@ -61,7 +61,11 @@ type Handler struct {
 
 	// Upstream, when set, is asked whether a bucket exists (HeadBucket,
 	// cached), so that ?cors calls on a missing bucket answer NoSuchBucket
-	// and preflights "Bucket not found" as S3 does.
+	// and preflights "Bucket not found" as S3 does; the admin API's PUT
+	// asks it too. When it cannot tell, preflights and GetBucketCors answer
+	// from the stored configurations, and PutBucketCors and
+	// DeleteBucketCors are refused with 503 ServiceUnavailable, changing
+	// nothing.
 	Upstream *Upstream `json:"upstream,omitempty"`
 
 	// InsecureUnauthenticatedAPI lets anyone call the ?cors API without a
