@@ -57,11 +57,12 @@ type App struct {
 	// data directory unless the operator chose another storage module.
 	StorageRaw json.RawMessage `json:"storage,omitempty" caddy:"namespace=caddy.storage inline_key=module"`
 
-	shared    *sharedStore
-	poolKey   string
-	logger    *zap.Logger
-	metrics   *metrics
-	upstreams *upstreams
+	shared  *sharedStore
+	poolKey string
+	logger  *zap.Logger
+	metrics *metrics
+
+	upstreams *upstreams    // the bucket checkers of the config's handlers
 	ctx       caddy.Context // to find the http app at Start
 }
 
