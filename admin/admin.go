@@ -17,6 +17,7 @@ import (
 
 	"github.com/s3cors/caddy-s3-cors/caddymodule"
 	"github.com/s3cors/caddy-s3-cors/cors"
+	"github.com/s3cors/caddy-s3-cors/s3"
 	"github.com/s3cors/caddy-s3-cors/store"
 )
 
@@ -35,10 +36,21 @@ const maxRequestBody = cors.MaxDocumentSize
 //
 //	GET    /s3_cors/buckets           the buckets that have a configuration (JSON)
 //	GET    /s3_cors/buckets/{bucket}  a bucket's CORSConfiguration (XML)
-//	PUT    /s3_cors/buckets/{bucket}  store a CORSConfiguration (XML), validated as S3 does
+//	PUT    /s3_cors/buckets/{bucket}  store a CORSConfiguration (XML), validated as S3 does;
+//	                                  answers the bucket's summary (JSON)
 //	DELETE /s3_cors/buckets/{bucket}  delete a bucket's configuration
-//	POST   /s3_cors/explain           evaluate a request against a bucket's rules (JSON)
+//	POST   /s3_cors/explain           evaluate a request against a bucket's rules
+//	                                  (JSON: ExplainRequest in, Explanation out)
 //	POST   /s3_cors/sync              read changes from the storage now
+//
+// Bucket names follow S3's naming rules; another name is refused with 400.
+// A PUT is refused, as PutBucketCors would refuse it, when the s3_cors
+// handlers have an upstream and none of them has the bucket (404
+// NoSuchBucket), or when they cannot tell (503 ServiceUnavailable; nothing
+// is changed and the call may be retried). A DELETE does not ask the
+// upstreams, so that the configuration of a bucket that is gone can be
+// removed. Errors are Caddy's admin errors, {"error": "..."}, whose text
+// carries S3's code and message where the ?cors API would send one.
 //
 // The admin API is not authenticated by SigV4: protect it as Caddy's admin
 // API always must (it listens on localhost by default).
@@ -70,10 +82,11 @@ func (a *API) Routes() []caddy.AdminRoute {
 }
 
 func (a *API) serve(w http.ResponseWriter, r *http.Request) error {
-	st, err := a.store()
+	app, err := a.app()
 	if err != nil {
 		return err
 	}
+	st := app.Store()
 	path := strings.TrimPrefix(r.URL.Path, basePath)
 	switch {
 	case path == "buckets" || path == "buckets/":
@@ -82,7 +95,7 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request) error {
 		}
 		return a.listBuckets(w, st)
 	case strings.HasPrefix(path, "buckets/"):
-		return a.bucket(w, r, st, strings.TrimPrefix(path, "buckets/"))
+		return a.bucket(w, r, app, strings.TrimPrefix(path, "buckets/"))
 	case path == "explain":
 		if r.Method != http.MethodPost {
 			return methodNotAllowed(r.Method, "POST")
@@ -100,83 +113,120 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request) error {
 	return apiError(http.StatusNotFound, fmt.Errorf("no route %s", r.URL.Path))
 }
 
-// store finds the store of the running s3_cors app.
-func (a *API) store() (*store.Store, error) {
+// app finds the running s3_cors app.
+func (a *API) app() (*caddymodule.App, error) {
 	app, err := a.ctx.AppIfConfigured("s3_cors")
 	if err != nil {
 		return nil, apiError(http.StatusNotFound, errors.New("no s3_cors handler is configured"))
 	}
-	return app.(*caddymodule.App).Store(), nil
+	return app.(*caddymodule.App), nil
 }
 
-// bucketSummary is one entry of the bucket list.
-type bucketSummary struct {
+// BucketSummary is one entry of the bucket list, and the answer to a PUT.
+type BucketSummary struct {
 	Bucket    string    `json:"bucket"`
 	Rules     int       `json:"rules"`
 	UpdatedAt time.Time `json:"updated_at"`
 	UpdatedBy string    `json:"updated_by,omitempty"`
 }
 
+// summary describes the configuration of bucket, if it has one.
+func summary(st *store.Store, bucket string) (BucketSummary, bool) {
+	rec, ok := st.Get(bucket)
+	if !ok {
+		return BucketSummary{}, false
+	}
+	rules := 0
+	if p := st.Lookup(bucket); p != nil {
+		rules = len(p.Configuration().Rules)
+	}
+	return BucketSummary{Bucket: bucket, Rules: rules, UpdatedAt: rec.UpdatedAt, UpdatedBy: rec.UpdatedBy}, true
+}
+
 func (a *API) listBuckets(w http.ResponseWriter, st *store.Store) error {
 	names := st.Buckets()
-	list := make([]bucketSummary, 0, len(names))
+	list := make([]BucketSummary, 0, len(names))
 	for _, b := range names {
-		rec, ok := st.Get(b)
-		if !ok {
-			continue
+		if s, ok := summary(st, b); ok {
+			list = append(list, s)
 		}
-		rules := 0
-		if p := st.Lookup(b); p != nil {
-			rules = len(p.Configuration().Rules)
-		}
-		list = append(list, bucketSummary{Bucket: b, Rules: rules, UpdatedAt: rec.UpdatedAt, UpdatedBy: rec.UpdatedBy})
 	}
 	return writeJSON(w, list)
 }
 
-func (a *API) bucket(w http.ResponseWriter, r *http.Request, st *store.Store, bucket string) error {
+// bucket serves the routes of one bucket. Their errors carry S3's code and
+// message, as the ?cors API would answer.
+func (a *API) bucket(w http.ResponseWriter, r *http.Request, app *caddymodule.App, bucket string) error {
+	if r.Method != http.MethodGet && r.Method != http.MethodPut && r.Method != http.MethodDelete {
+		return methodNotAllowed(r.Method, "GET, PUT, DELETE")
+	}
+	if !s3.ValidBucketName(bucket) {
+		return s3Error(bucket, s3.ErrInvalidBucketName(bucket))
+	}
+	st := app.Store()
 	switch r.Method {
 	case http.MethodGet:
 		rec, ok := st.Get(bucket)
 		if !ok {
-			return apiError(http.StatusNotFound, fmt.Errorf("bucket %q has no CORS configuration", bucket))
+			return s3Error(bucket, s3.ErrNoSuchCORSConfiguration(bucket))
 		}
 		w.Header().Set("Content-Type", "application/xml")
 		_, err := io.WriteString(w, rec.Document)
 		return err
 
 	case http.MethodPut:
+		// As PutBucketCors: the bucket must exist at the upstreams of the
+		// handlers, checked before the document.
+		exists, err := app.BucketExists(r.Context(), bucket)
+		switch {
+		case err != nil:
+			return s3Error(bucket, s3.ErrServiceUnavailable())
+		case !exists:
+			return s3Error(bucket, s3.ErrNoSuchBucket(bucket))
+		}
 		body, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBody+1))
 		if err != nil {
 			return apiError(http.StatusBadRequest, err)
 		}
 		cfg, err := cors.Parse(body)
 		if err != nil {
-			return apiError(http.StatusBadRequest, err)
+			return s3Error(bucket, s3.AsError(err))
 		}
-		if _, err := st.Put(r.Context(), bucket, cfg, "admin"); err != nil {
-			if errors.Is(err, store.ErrInvalidBucket) {
-				return apiError(http.StatusBadRequest, err)
-			}
-			return apiError(http.StatusInternalServerError, err)
+		if _, err := st.Put(r.Context(), bucket, cfg, updatedBy); err != nil {
+			return storeError(bucket, err)
 		}
-		w.WriteHeader(http.StatusOK)
-		return nil
+		s, _ := summary(st, bucket)
+		return writeJSON(w, s)
 
-	case http.MethodDelete:
-		existed, err := st.Delete(r.Context(), bucket, "admin")
+	default: // DELETE
+		// Unlike DeleteBucketCors, this does not ask the upstream: an
+		// operator may remove the configuration of a bucket that is gone.
+		existed, err := st.Delete(r.Context(), bucket, updatedBy)
 		if err != nil {
-			if errors.Is(err, store.ErrInvalidBucket) {
-				return apiError(http.StatusBadRequest, err)
-			}
-			return apiError(http.StatusInternalServerError, err)
+			return storeError(bucket, err)
 		}
 		if !existed {
-			return apiError(http.StatusNotFound, fmt.Errorf("bucket %q has no CORS configuration", bucket))
+			return s3Error(bucket, s3.ErrNoSuchCORSConfiguration(bucket))
 		}
 		return nil
 	}
-	return methodNotAllowed(r.Method, "GET, PUT, DELETE")
+}
+
+// updatedBy names the admin API as the author of the changes it makes.
+const updatedBy = "admin"
+
+// s3Error is the admin API's answer for what the ?cors API answers with e:
+// the same status, and S3's code and message in the text.
+func s3Error(bucket string, e *s3.Error) error {
+	return apiError(e.StatusCode, fmt.Errorf("bucket %q: %w", bucket, e))
+}
+
+// storeError is the answer for a failed write to the storage.
+func storeError(bucket string, err error) error {
+	if errors.Is(err, store.ErrInvalidBucket) {
+		return s3Error(bucket, s3.ErrInvalidBucketName(bucket))
+	}
+	return apiError(http.StatusInternalServerError, fmt.Errorf("bucket %q: %w", bucket, err))
 }
 
 func writeJSON(w http.ResponseWriter, v any) error {
@@ -212,8 +262,33 @@ type ExplainRequest struct {
 	Origin string `json:"origin,omitempty"`
 	// RequestMethod is the Access-Control-Request-Method header.
 	RequestMethod string `json:"request_method,omitempty"`
-	// RequestHeaders are the Access-Control-Request-Headers lines.
-	RequestHeaders []string `json:"request_headers,omitempty"`
+	// RequestHeaders is the Access-Control-Request-Headers header: a
+	// string as a browser sends it ("content-type,x-amz-date"), or an array
+	// of its lines.
+	RequestHeaders HeaderLines `json:"request_headers,omitempty"`
+}
+
+// HeaderLines are the lines of a request header. In JSON it is an array of
+// strings, or one string for a header sent on one line.
+type HeaderLines []string
+
+// UnmarshalJSON accepts a string, an array of strings, or null.
+func (h *HeaderLines) UnmarshalJSON(b []byte) error {
+	var line string
+	if err := json.Unmarshal(b, &line); err == nil {
+		if string(b) == "null" {
+			*h = nil
+		} else {
+			*h = HeaderLines{line}
+		}
+		return nil
+	}
+	var lines []string
+	if err := json.Unmarshal(b, &lines); err != nil {
+		return errors.New("request_headers must be a string, such as \"content-type,x-amz-date\", or an array of strings")
+	}
+	*h = lines
+	return nil
 }
 
 // Explanation is the answer of POST /s3_cors/explain.
@@ -257,6 +332,9 @@ func (a *API) explain(w http.ResponseWriter, r *http.Request, st *store.Store) e
 	}
 	if q.Bucket == "" {
 		return apiError(http.StatusBadRequest, errors.New("bucket is required"))
+	}
+	if !s3.ValidBucketName(q.Bucket) {
+		return s3Error(q.Bucket, s3.ErrInvalidBucketName(q.Bucket))
 	}
 	if q.Method == "" {
 		q.Method = http.MethodOptions

@@ -16,10 +16,47 @@ import (
 	"github.com/spf13/cobra"
 )
 
+// verb is one of the verbs of `caddy s3-cors`.
+type verb struct {
+	name string
+	args []string // the positional arguments it takes
+	what string
+}
+
+var verbs = []verb{
+	{"list", nil, "list the buckets that have a CORS configuration (JSON)"},
+	{"get", []string{"<bucket>"}, "print a bucket's CORSConfiguration (XML)"},
+	{"put", []string{"<bucket>", "<file|->"}, "store a CORSConfiguration (XML) for a bucket; - reads standard input"},
+	{"delete", []string{"<bucket>"}, "delete a bucket's CORS configuration"},
+	{"explain", []string{"<bucket>"}, "say how a request would be decided, rule by rule (JSON; flags below)"},
+	{"sync", nil, "read changes from the storage now (JSON)"},
+}
+
+// synopsis is the verb with its arguments, as the usage shows it.
+func (v verb) synopsis() string {
+	return strings.Join(append([]string{v.name}, v.args...), " ")
+}
+
+// verbList lists the verbs, one line each.
+func verbList() string {
+	var b strings.Builder
+	b.WriteString("verbs:\n")
+	for _, v := range verbs {
+		fmt.Fprintf(&b, "  %-26s %s\n", v.synopsis(), v.what)
+	}
+	return b.String()
+}
+
+// usage is what a command line without a known verb gets.
+func usage() string {
+	return "usage: caddy s3-cors <verb> [arguments] [flags]\n\n" + verbList() +
+		"\nRun 'caddy s3-cors --help' for the flags and examples.\n"
+}
+
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "s3-cors",
-		Usage: "list | get <bucket> | put <bucket> <file|-> | delete <bucket> | explain <bucket> [flags] | sync",
+		Usage: "<verb> [arguments]",
 		Short: "Manages bucket CORS configurations through the admin API",
 		Long: `
 Lists, reads, stores and deletes the bucket CORS configurations of a running
@@ -27,6 +64,7 @@ Caddy with the s3_cors handler, and explains how a request would be decided.
 It talks to Caddy's admin API (` + caddy.DefaultAdminListen + ` unless --address
 or --config says otherwise), so it needs no SigV4 credentials.
 
+` + verbList() + `
   caddy s3-cors list
   caddy s3-cors get photos
   caddy s3-cors put photos cors.xml
@@ -35,9 +73,11 @@ or --config says otherwise), so it needs no SigV4 credentials.
       --request-method PUT --request-headers content-type,x-amz-date
   caddy s3-cors sync
 
-put takes a CORSConfiguration XML document, as PutBucketCors does; "-" reads
-it from standard input. explain evaluates a preflight unless --method names
-another HTTP method, and prints, for every rule, why it did or did not match.`,
+put takes a CORSConfiguration XML document, as PutBucketCors does, and is
+refused for a bucket that the handlers' upstream does not have. explain
+evaluates a preflight unless --method names another HTTP method, and prints,
+for every rule, why it did or did not match. On failure the command prints
+the admin API's message and exits with status 1.`,
 		CobraFunc: func(cmd *cobra.Command) {
 			cmd.Flags().String("address", "", "Address of the administration API listener (if --config is not used)")
 			cmd.Flags().StringP("config", "c", "", "Configuration file (if --address is not used)")
@@ -46,16 +86,26 @@ another HTTP method, and prints, for every rule, why it did or did not match.`,
 			cmd.Flags().String("method", http.MethodOptions, "explain: the HTTP method of the request")
 			cmd.Flags().String("origin", "", "explain: the Origin header")
 			cmd.Flags().String("request-method", "", "explain: the Access-Control-Request-Method header")
-			cmd.Flags().String("request-headers", "", "explain: the Access-Control-Request-Headers header")
-			cmd.Args = cobra.RangeArgs(1, 3)
-			cmd.RunE = func(cmd *cobra.Command, args []string) error {
-				return runCommand(cmd, args, os.Stdin, os.Stdout)
-			}
+			cmd.Flags().String("request-headers", "", "explain: the Access-Control-Request-Headers header, comma-separated")
+			cmd.Args = cobra.ArbitraryArgs
+			cmd.RunE = runCommand
 		},
 	})
 }
 
-func runCommand(cmd *cobra.Command, args []string, stdin io.Reader, stdout io.Writer) error {
+// errUsage is a command line that names no known verb, or gives a verb the
+// wrong arguments; the usage has been printed.
+var errUsage = errors.New("see the usage above")
+
+func runCommand(cmd *cobra.Command, args []string) error {
+	v, err := parseVerb(args)
+	if err != nil {
+		fmt.Fprint(cmd.ErrOrStderr(), err.Error()+"\n\n"+usage())
+		// The usage says it all; cobra would only repeat the error.
+		cmd.SilenceErrors = true
+		return errUsage
+	}
+
 	flags := cmd.Flags()
 	addrFlag, _ := flags.GetString("address")
 	configFlag, _ := flags.GetString("config")
@@ -65,81 +115,122 @@ func runCommand(cmd *cobra.Command, args []string, stdin io.Reader, stdout io.Wr
 		return fmt.Errorf("finding the admin API: %w", err)
 	}
 
-	verb := args[0]
-	arg := func(i int, what string) (string, error) {
-		if len(args) <= i {
-			return "", fmt.Errorf("%s needs %s", verb, what)
-		}
-		return args[i], nil
-	}
 	var (
 		method, uri string
 		body        io.Reader
+		header      http.Header
 	)
-	switch verb {
+	switch v.name {
 	case "list":
 		method, uri = http.MethodGet, basePath+"buckets"
-	case "get", "delete":
-		bucket, err := arg(1, "a bucket name")
-		if err != nil {
-			return err
-		}
-		method, uri = http.MethodGet, basePath+"buckets/"+url.PathEscape(bucket)
-		if verb == "delete" {
-			method = http.MethodDelete
-		}
+	case "get":
+		method, uri = http.MethodGet, bucketURI(args[1])
+	case "delete":
+		method, uri = http.MethodDelete, bucketURI(args[1])
 	case "put":
-		bucket, err := arg(1, "a bucket name")
+		doc, err := readDocument(args[2], cmd.InOrStdin())
 		if err != nil {
 			return err
 		}
-		file, err := arg(2, "a CORSConfiguration file, or - for standard input")
-		if err != nil {
-			return err
-		}
-		doc, err := readDocument(file, stdin)
-		if err != nil {
-			return err
-		}
-		method, uri, body = http.MethodPut, basePath+"buckets/"+url.PathEscape(bucket), bytes.NewReader(doc)
+		method, uri, body = http.MethodPut, bucketURI(args[1]), bytes.NewReader(doc)
+		header = http.Header{"Content-Type": {"application/xml"}}
 	case "explain":
-		bucket, err := arg(1, "a bucket name")
-		if err != nil {
-			return err
-		}
-		q := ExplainRequest{Bucket: bucket}
+		q := ExplainRequest{Bucket: args[1]}
 		q.Key, _ = flags.GetString("key")
 		q.Method, _ = flags.GetString("method")
 		q.Origin, _ = flags.GetString("origin")
 		q.RequestMethod, _ = flags.GetString("request-method")
 		if h, _ := flags.GetString("request-headers"); h != "" {
-			q.RequestHeaders = []string{h}
+			q.RequestHeaders = HeaderLines{h}
 		}
 		b, err := json.Marshal(q)
 		if err != nil {
 			return err
 		}
 		method, uri, body = http.MethodPost, basePath+"explain", bytes.NewReader(b)
+		header = http.Header{"Content-Type": {"application/json"}}
 	case "sync":
 		method, uri = http.MethodPost, basePath+"sync"
-	default:
-		return fmt.Errorf("unknown verb %q; use list, get, put, delete, explain or sync", verb)
 	}
 
-	var header http.Header
-	if body != nil {
-		header = http.Header{"Content-Type": {"application/xml"}}
-		if verb == "explain" {
-			header.Set("Content-Type", "application/json")
-		}
-	}
 	res, err := caddycmd.AdminAPIRequest(addr, method, uri, header, body)
 	if err != nil {
-		return err
+		return adminFailure(err)
 	}
 	defer res.Body.Close()
-	_, err = io.Copy(stdout, res.Body)
+	return printResponse(cmd.OutOrStdout(), v.name, args, res.Body)
+}
+
+// parseVerb finds the verb of args and checks its arguments.
+func parseVerb(args []string) (verb, error) {
+	if len(args) == 0 {
+		return verb{}, errors.New("caddy s3-cors needs a verb")
+	}
+	for _, v := range verbs {
+		if v.name != args[0] {
+			continue
+		}
+		if len(args)-1 != len(v.args) {
+			return verb{}, fmt.Errorf("usage: caddy s3-cors %s", v.synopsis())
+		}
+		return v, nil
+	}
+	return verb{}, fmt.Errorf("unknown verb %q", args[0])
+}
+
+func bucketURI(bucket string) string {
+	return basePath + "buckets/" + url.PathEscape(bucket)
+}
+
+// printResponse prints what the admin API answered: a line saying what was
+// done for put and delete, the body as it is for the others, always ending
+// with a newline.
+func printResponse(out io.Writer, verbName string, args []string, body io.Reader) error {
+	switch verbName {
+	case "put":
+		var s BucketSummary
+		if err := json.NewDecoder(body).Decode(&s); err != nil {
+			return fmt.Errorf("reading the admin API's answer: %w", err)
+		}
+		_, err := fmt.Fprintf(out, "stored the CORS configuration of bucket %s (%s)\n", s.Bucket, plural(s.Rules, "rule"))
+		return err
+	case "delete":
+		_, err := fmt.Fprintf(out, "deleted the CORS configuration of bucket %s\n", args[1])
+		return err
+	}
+	b, err := io.ReadAll(body)
+	if err != nil {
+		return fmt.Errorf("reading the admin API's answer: %w", err)
+	}
+	if len(b) > 0 && b[len(b)-1] != '\n' {
+		b = append(b, '\n')
+	}
+	_, err = out.Write(b)
 	return err
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// adminFailure turns the error of a refused admin API call, which quotes
+// the admin API's JSON answer, into one line with its message.
+func adminFailure(err error) error {
+	msg := strings.TrimSpace(err.Error())
+	prefix, answer, ok := strings.Cut(msg, ": {")
+	if !ok {
+		return errors.New(msg)
+	}
+	var e struct {
+		Error string `json:"error"`
+	}
+	if json.Unmarshal([]byte("{"+answer), &e) != nil || e.Error == "" {
+		return errors.New(msg)
+	}
+	return fmt.Errorf("%s: %s", prefix, e.Error)
 }
 
 func readDocument(file string, stdin io.Reader) ([]byte, error) {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/caddyserver/certmagic"
 	"go.uber.org/zap"
 
@@ -69,6 +70,9 @@ type App struct {
 	poolKey string
 	logger  *zap.Logger
 	metrics *metrics
+
+	upstreams *upstreams    // the bucket checkers of the config's handlers
+	ctx       caddy.Context // to find the http app at Start
 }
 
 // CaddyModule returns the Caddy module information.
@@ -82,7 +86,9 @@ func (App) CaddyModule() caddy.ModuleInfo {
 // Provision sets the app up. It reads nothing from the storage: that
 // happens in Start, so that `caddy validate` stays free of I/O.
 func (a *App) Provision(ctx caddy.Context) error {
+	a.ctx = ctx
 	a.logger = ctx.Logger()
+	a.upstreams = new(upstreams)
 	if a.KeyPrefix == "" {
 		a.KeyPrefix = DefaultKeyPrefix
 	}
@@ -142,6 +148,9 @@ func (a *App) Validate() error {
 func (a *App) Start() error {
 	a.shared.interval.Store(int64(a.SyncInterval))
 	a.shared.start()
+	if httpApp, err := a.ctx.AppIfConfigured("http"); err == nil {
+		warnHandlersWithoutNext(httpApp.(*caddyhttp.App), a.logger)
+	}
 	return nil
 }
 
@@ -160,6 +169,15 @@ func (a *App) Cleanup() error {
 
 // Store is the store that holds the bucket CORS configurations.
 func (a *App) Store() *store.Store { return a.shared.store }
+
+// BucketExists reports whether bucket exists at the stores that the
+// config's s3_cors handlers name as their upstream: one of them having it is
+// enough. Without any upstream it reports true, as the handlers do. It
+// returns an error when no upstream has the bucket and one of them could
+// not tell; nothing should then be changed.
+func (a *App) BucketExists(ctx context.Context, bucket string) (bool, error) {
+	return a.upstreams.exists(ctx, bucket)
+}
 
 // stores holds one sharedStore per storage location across config reloads.
 var stores = caddy.NewUsagePool()

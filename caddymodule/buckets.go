@@ -3,7 +3,9 @@ package caddymodule
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"net/url"
 	"sync"
 	"time"
 
@@ -12,9 +14,55 @@ import (
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 	"golang.org/x/sync/singleflight"
 )
+
+// Upstream is the S3-compatible store behind the proxy, asked whether
+// buckets exist.
+type Upstream struct {
+	// Endpoint is the store's base URL, such as http://127.0.0.1:9000.
+	Endpoint string `json:"endpoint"`
+	// AccessKeyID and SecretAccessKey sign the HeadBucket requests.
+	// Placeholders are replaced.
+	AccessKeyID     string `json:"access_key_id,omitempty"`
+	SecretAccessKey string `json:"secret_access_key,omitempty"`
+	// Region is the signing region of the store. Default: the handler's
+	// region.
+	Region string `json:"region,omitempty"`
+	// CacheTTL is how long an answer (bucket found or not) is reused.
+	// Default: 10s.
+	CacheTTL caddy.Duration `json:"cache_ttl,omitempty"`
+}
+
+// DefaultCacheTTL is how long a bucket-existence answer is reused.
+const DefaultCacheTTL = 10 * time.Second
+
+// provision replaces the placeholders, applies the defaults and checks the
+// options.
+func (u *Upstream) provision(repl *caddy.Replacer, region string) error {
+	u.Endpoint = repl.ReplaceKnown(u.Endpoint, "")
+	u.AccessKeyID = repl.ReplaceKnown(u.AccessKeyID, "")
+	u.SecretAccessKey = repl.ReplaceKnown(u.SecretAccessKey, "")
+	if u.Region == "" {
+		u.Region = region
+	}
+	if u.CacheTTL == 0 {
+		u.CacheTTL = caddy.Duration(DefaultCacheTTL)
+	}
+	ep, err := url.Parse(u.Endpoint)
+	if err != nil || (ep.Scheme != "http" && ep.Scheme != "https") || ep.Host == "" {
+		return fmt.Errorf("endpoint %q must be an http:// or https:// URL", u.Endpoint)
+	}
+	if (u.AccessKeyID == "") != (u.SecretAccessKey == "") {
+		return errors.New("credentials need both an access key and a secret key")
+	}
+	if u.CacheTTL < 0 {
+		return errors.New("cache_ttl must not be negative")
+	}
+	return nil
+}
 
 const (
 	// headBucketTimeout bounds one HeadBucket, so that a hung upstream
@@ -78,26 +126,31 @@ func newBucketChecker(u *Upstream, logger *zap.Logger) *bucketChecker {
 // exists reports whether bucket exists at the upstream. It returns an error
 // when the upstream could not tell.
 func (c *bucketChecker) exists(ctx context.Context, bucket string) (bool, error) {
-	now := c.now()
-	c.mu.RLock()
-	a, ok := c.cache[bucket]
-	c.mu.RUnlock()
-	if ok && now.Before(a.expires) {
-		if a.unknown {
-			return false, errUnknown
-		}
-		return a.exists, nil
+	a, ok := c.cached(bucket)
+	if !ok {
+		// The shared request must not die with the request that started it.
+		v, _, _ := c.flight.Do(bucket, func() (any, error) {
+			// A question that missed the cache just before the previous
+			// flight ended finds its answer here, not in a second request.
+			if a, ok := c.cached(bucket); ok {
+				return a, nil
+			}
+			return c.ask(context.WithoutCancel(ctx), bucket), nil
+		})
+		a = v.(bucketAnswer)
 	}
-
-	// The shared request must not die with the request that started it.
-	v, _, _ := c.flight.Do(bucket, func() (any, error) {
-		return c.ask(context.WithoutCancel(ctx), bucket), nil
-	})
-	a = v.(bucketAnswer)
 	if a.unknown {
 		return false, errUnknown
 	}
 	return a.exists, nil
+}
+
+// cached returns the answer about bucket that is still valid, if any.
+func (c *bucketChecker) cached(bucket string) (bucketAnswer, bool) {
+	c.mu.RLock()
+	a, ok := c.cache[bucket]
+	c.mu.RUnlock()
+	return a, ok && c.now().Before(a.expires)
 }
 
 // ask sends one HeadBucket and caches its answer.

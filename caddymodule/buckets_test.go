@@ -2,14 +2,17 @@ package caddymodule
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 )
@@ -20,7 +23,6 @@ type headBucketServer struct {
 	*httptest.Server
 	requests atomic.Int64
 	status   atomic.Int64
-	release  chan struct{} // when set, requests wait for it
 }
 
 func newHeadBucketServer(t *testing.T, exist ...string) *headBucketServer {
@@ -28,9 +30,6 @@ func newHeadBucketServer(t *testing.T, exist ...string) *headBucketServer {
 	s := &headBucketServer{}
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.requests.Add(1)
-		if s.release != nil {
-			<-s.release
-		}
 		if r.Method != http.MethodHead || r.Header.Get("Authorization") == "" {
 			w.WriteHeader(http.StatusBadRequest)
 			return
@@ -125,38 +124,87 @@ func TestBucketCheckerStatuses(t *testing.T) {
 	}
 }
 
-// A storm of questions about one bucket makes one upstream request.
-func TestBucketCheckerCoalesces(t *testing.T) {
-	srv := newHeadBucketServer(t, "photos")
-	srv.release = make(chan struct{})
-	c, _ := newTestChecker(t, srv.URL, time.Minute)
+// roundTripFunc is an HTTP transport in a function.
+type roundTripFunc func(*http.Request) (*http.Response, error)
 
-	var wg sync.WaitGroup
-	for range 50 {
-		wg.Go(func() {
-			if ok, err := c.exists(context.Background(), "photos"); !ok || err != nil {
-				t.Errorf("exists: %v %v", ok, err)
-			}
-		})
-	}
-	for srv.requests.Load() == 0 {
-		time.Sleep(time.Millisecond)
-	}
-	time.Sleep(20 * time.Millisecond) // let the others join the flight
-	close(srv.release)
-	wg.Wait()
-	if n := srv.requests.Load(); n != 1 {
-		t.Errorf("%d upstream requests for 50 concurrent questions, want 1", n)
-	}
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// A storm of questions about one bucket makes one upstream request. The
+// test runs in a synctest bubble, so that the upstream answers only once
+// every question is waiting: either the one request in flight, or, in a
+// checker that does not coalesce, fifty of them.
+func TestBucketCheckerCoalesces(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, _ := newTestChecker(t, "http://store.invalid", time.Minute)
+		release := make(chan struct{})
+		var requests atomic.Int64
+		opts := c.client.Options()
+		opts.HTTPClient = &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			requests.Add(1)
+			<-release
+			return &http.Response{StatusCode: http.StatusOK, Header: http.Header{}, Body: http.NoBody, Request: r}, nil
+		})}
+		c.client = awss3.New(opts)
+
+		var wg sync.WaitGroup
+		for range 50 {
+			wg.Go(func() {
+				if ok, err := c.exists(context.Background(), "photos"); !ok || err != nil {
+					t.Errorf("exists: %v %v", ok, err)
+				}
+			})
+		}
+		synctest.Wait()
+		close(release)
+		wg.Wait()
+		if n := requests.Load(); n != 1 {
+			t.Errorf("%d upstream requests for 50 concurrent questions, want 1", n)
+		}
+	})
 }
 
+// The cache keeps every answer up to its bound; past it, the expired
+// answers make room first, and it never holds more than the bound.
 func TestBucketCheckerBoundsItsCache(t *testing.T) {
-	srv := newHeadBucketServer(t)
-	c, _ := newTestChecker(t, srv.URL, time.Minute)
-	for i := range maxCachedBuckets + 10 {
-		c.store("b"+strings.Repeat("x", i%7)+string(rune('a'+i%26))+time.Duration(i).String(), bucketAnswer{expires: c.now().Add(time.Minute)})
+	c, now := newTestChecker(t, "http://store.invalid", time.Minute)
+	name := func(i int) string { return fmt.Sprintf("bucket-%05d", i) }
+	half := maxCachedBuckets / 2
+	for i := range maxCachedBuckets {
+		ttl := time.Minute
+		if i < half {
+			ttl = time.Second
+		}
+		c.store(name(i), bucketAnswer{exists: true, expires: now.Add(ttl)})
 	}
-	if n := len(c.cache); n > maxCachedBuckets {
-		t.Errorf("cache holds %d answers, more than %d", n, maxCachedBuckets)
+	if n := len(c.cache); n != maxCachedBuckets {
+		t.Fatalf("cache holds %d answers after %d were stored", n, maxCachedBuckets)
+	}
+	if a, ok := c.cached(name(0)); !ok || !a.exists {
+		t.Fatalf("the first answer is not served from the cache: %+v %v", a, ok)
+	}
+
+	*now = now.Add(2 * time.Second)
+	c.store("fresh", bucketAnswer{exists: true, expires: now.Add(time.Minute)})
+	if n := len(c.cache); n != maxCachedBuckets-half+1 {
+		t.Errorf("after the short-lived half expired: %d answers, want %d", n, maxCachedBuckets-half+1)
+	}
+	if _, ok := c.cache[name(0)]; ok {
+		t.Error("an expired answer was kept while the cache was full")
+	}
+	for _, b := range []string{name(maxCachedBuckets - 1), "fresh"} {
+		if _, ok := c.cached(b); !ok {
+			t.Errorf("the live answer for %s was dropped", b)
+		}
+	}
+
+	// Full of live answers, the cache still does not grow past its bound.
+	for i := len(c.cache); i < maxCachedBuckets+10; i++ {
+		c.store(fmt.Sprintf("more-%05d", i), bucketAnswer{exists: true, expires: now.Add(time.Minute)})
+	}
+	if n := len(c.cache); n > maxCachedBuckets || n == 0 {
+		t.Errorf("cache holds %d answers, bound %d", n, maxCachedBuckets)
+	}
+	if _, ok := c.cached(fmt.Sprintf("more-%05d", maxCachedBuckets+9)); !ok {
+		t.Error("the newest answer was not kept")
 	}
 }

@@ -42,13 +42,15 @@ func parseCaddyfileHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler,
 //		insecure_unauthenticated_api
 //	}
 //
-// credentials and virtual_host_suffix may be repeated. The block of
-// credentials is optional; without it the key may change every bucket.
+// credentials and virtual_host_suffix may be repeated; every other option
+// may be given once. The block of credentials is optional; without it the
+// key may change every bucket.
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive name
 	if d.NextArg() {
 		return d.ArgErr()
 	}
+	seen := onceOptions{}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		switch d.Val() {
 		case "credentials":
@@ -71,12 +73,12 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			h.Credentials = append(h.Credentials, c)
 
 		case "owner_id":
-			if err := singleArg(d, &h.OwnerID); err != nil {
+			if err := seen.stringArg(d, &h.OwnerID); err != nil {
 				return err
 			}
 
 		case "region":
-			if err := singleArg(d, &h.Region); err != nil {
+			if err := seen.stringArg(d, &h.Region); err != nil {
 				return err
 			}
 
@@ -88,33 +90,28 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			h.VirtualHostSuffixes = append(h.VirtualHostSuffixes, args...)
 
 		case "upstream":
-			if h.Upstream != nil {
-				return d.Err("upstream is already set")
-			}
 			u := new(Upstream)
-			if err := singleArg(d, &u.Endpoint); err != nil {
+			if err := seen.stringArg(d, &u.Endpoint); err != nil {
 				return err
 			}
+			upstreamSeen := onceOptions{}
 			for n := d.Nesting(); d.NextBlock(n); {
 				switch d.Val() {
 				case "credentials":
+					if err := upstreamSeen.check(d); err != nil {
+						return err
+					}
 					if !d.Args(&u.AccessKeyID, &u.SecretAccessKey) || d.NextArg() {
 						return d.Errf("credentials takes an access key and a secret key")
 					}
 				case "region":
-					if err := singleArg(d, &u.Region); err != nil {
+					if err := upstreamSeen.stringArg(d, &u.Region); err != nil {
 						return err
 					}
 				case "cache_ttl":
-					var s string
-					if err := singleArg(d, &s); err != nil {
+					if err := upstreamSeen.durationArg(d, &u.CacheTTL); err != nil {
 						return err
 					}
-					dur, err := caddy.ParseDuration(s)
-					if err != nil {
-						return d.Errf("cache_ttl: %v", err)
-					}
-					u.CacheTTL = caddy.Duration(dur)
 				default:
 					return d.Errf("unknown upstream option %q", d.Val())
 				}
@@ -170,29 +167,32 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 }
 
 // UnmarshalCaddyfile sets up the app from the tokens of the s3_cors global
-// option; see parseGlobalOption for the syntax.
+// option; see parseGlobalOption for the syntax. Each option may be given
+// once, also across several s3_cors blocks.
 func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the option name
 	if d.NextArg() {
 		return d.ArgErr()
 	}
+	seen := onceOptions{
+		"key_prefix":    a.KeyPrefix != "",
+		"sync_interval": a.SyncInterval != 0,
+		"storage":       a.StorageRaw != nil,
+	}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		switch d.Val() {
 		case "key_prefix":
-			if err := singleArg(d, &a.KeyPrefix); err != nil {
+			if err := seen.stringArg(d, &a.KeyPrefix); err != nil {
 				return err
 			}
 		case "sync_interval":
-			var s string
-			if err := singleArg(d, &s); err != nil {
+			if err := seen.durationArg(d, &a.SyncInterval); err != nil {
 				return err
 			}
-			dur, err := caddy.ParseDuration(s)
-			if err != nil {
-				return d.Errf("sync_interval: %v", err)
-			}
-			a.SyncInterval = caddy.Duration(dur)
 		case "storage":
+			if err := seen.check(d); err != nil {
+				return err
+			}
 			if !d.NextArg() {
 				return d.ArgErr()
 			}
@@ -216,6 +216,49 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			return d.Errf("unknown s3_cors global option %q", d.Val())
 		}
 	}
+	return nil
+}
+
+// onceOptions are the options of one block that may be given only once.
+// A second one is refused, as Caddy's own directives do, rather than
+// silently replacing the first.
+type onceOptions map[string]bool
+
+// check refuses the option under the cursor if the block already gave it.
+func (o onceOptions) check(d *caddyfile.Dispenser) error {
+	name := d.Val()
+	if o[name] {
+		return d.Errf("%s is already set", name)
+	}
+	o[name] = true
+	return nil
+}
+
+// stringArg reads the option under the cursor, given once with exactly one
+// argument, into dst.
+func (o onceOptions) stringArg(d *caddyfile.Dispenser, dst *string) error {
+	if err := o.check(d); err != nil {
+		return err
+	}
+	return singleArg(d, dst)
+}
+
+// durationArg reads the option under the cursor, given once with exactly
+// one duration, into dst.
+func (o onceOptions) durationArg(d *caddyfile.Dispenser, dst *caddy.Duration) error {
+	name := d.Val()
+	if err := o.check(d); err != nil {
+		return err
+	}
+	var s string
+	if err := singleArg(d, &s); err != nil {
+		return err
+	}
+	dur, err := caddy.ParseDuration(s)
+	if err != nil {
+		return d.Errf("%s: %v", name, err)
+	}
+	*dst = caddy.Duration(dur)
 	return nil
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/caddytest"
 )
 
@@ -63,6 +64,11 @@ func TestUnmarshalCaddyfileHandler(t *testing.T) {
 		{name: "region twice on a line", input: "s3_cors {\nregion a b\n}", err: "wrong argument count"},
 		{name: "suffix without value", input: "s3_cors {\nvirtual_host_suffix\n}", err: "wrong argument count"},
 		{name: "two upstreams", input: "s3_cors {\nupstream http://a\nupstream http://b\n}", err: "upstream is already set"},
+		{name: "region twice", input: "s3_cors {\nregion eu-west-1\nregion us-east-1\n}", err: "region is already set, at Testfile:3"},
+		{name: "owner_id twice", input: "s3_cors {\nowner_id 123456789012\nowner_id 210987654321\n}", err: "owner_id is already set"},
+		{name: "upstream region twice", input: "s3_cors {\nupstream http://a {\nregion a\nregion b\n}\n}", err: "region is already set"},
+		{name: "upstream cache_ttl twice", input: "s3_cors {\nupstream http://a {\ncache_ttl 1s\ncache_ttl 2s\n}\n}", err: "cache_ttl is already set"},
+		{name: "upstream credentials twice", input: "s3_cors {\nupstream http://a {\ncredentials a b\ncredentials c d\n}\n}", err: "credentials is already set"},
 		{name: "bad cache_ttl", input: "s3_cors {\nupstream http://a {\ncache_ttl soon\n}\n}", err: "cache_ttl"},
 		{name: "unknown upstream option", input: "s3_cors {\nupstream http://a {\nttl 1s\n}\n}", err: `unknown upstream option "ttl"`},
 		{name: "opt-in with an argument", input: "s3_cors {\ninsecure_unauthenticated_api yes\n}", err: "wrong argument count"},
@@ -112,17 +118,42 @@ func TestUnmarshalCaddyfileApp(t *testing.T) {
 	}
 
 	for input, want := range map[string]string{
-		"s3_cors {\nsync_interval\n}":          "wrong argument count",
-		"s3_cors {\nsync_interval often\n}":    "sync_interval",
-		"s3_cors {\nstorage no_such_module\n}": "no_such_module",
-		"s3_cors {\nkey_prefix\n}":             "wrong argument count",
-		"s3_cors {\nreplicas 3\n}":             `unknown s3_cors global option "replicas"`,
-		"s3_cors extra":                        "wrong argument count",
+		"s3_cors {\nsync_interval\n}":                                  "wrong argument count",
+		"s3_cors {\nsync_interval often\n}":                            "sync_interval",
+		"s3_cors {\nstorage no_such_module\n}":                         "no_such_module",
+		"s3_cors {\nkey_prefix\n}":                                     "wrong argument count",
+		"s3_cors {\nreplicas 3\n}":                                     `unknown s3_cors global option "replicas"`,
+		"s3_cors extra":                                                "wrong argument count",
+		"s3_cors {\nkey_prefix a\nkey_prefix b\n}":                     "key_prefix is already set",
+		"s3_cors {\nsync_interval 1s\nsync_interval 2s\n}":             "sync_interval is already set",
+		"s3_cors {\nstorage file_system /a\nstorage file_system /b\n}": "storage is already set",
 	} {
 		var a App
 		if err := a.UnmarshalCaddyfile(caddyfile.NewTestDispenser(input)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: error = %v, want one containing %q", input, err, want)
 		}
+	}
+}
+
+// A second s3_cors global block may add options, not change the first's.
+func TestGlobalOptionBlocksMerge(t *testing.T) {
+	first, err := parseGlobalOption(caddyfile.NewTestDispenser("s3_cors {\nkey_prefix a\n}"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	merged, err := parseGlobalOption(caddyfile.NewTestDispenser("s3_cors {\nsync_interval 1m\n}"), first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a App
+	if err := json.Unmarshal(merged.(httpcaddyfile.App).Value, &a); err != nil {
+		t.Fatal(err)
+	}
+	if a.KeyPrefix != "a" || a.SyncInterval != caddy.Duration(time.Minute) {
+		t.Errorf("merged blocks: %+v", a)
+	}
+	if _, err := parseGlobalOption(caddyfile.NewTestDispenser("s3_cors {\nkey_prefix b\n}"), first); err == nil || !strings.Contains(err.Error(), "key_prefix is already set") {
+		t.Errorf("key_prefix in two blocks: error = %v", err)
 	}
 }
 

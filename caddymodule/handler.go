@@ -1,12 +1,12 @@
 package caddymodule
 
 import (
-	"errors"
+	"context"
 	"fmt"
 	"net/http"
-	"net/url"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -22,9 +22,6 @@ func init() {
 	caddy.RegisterModule(Handler{})
 }
 
-// DefaultRegion is the SigV4 region of the ?cors API when none is set.
-const DefaultRegion = "us-east-1"
-
 // Handler gives the S3-compatible store behind it Amazon S3's per-bucket
 // CORS. It answers the bucket CORS API (PUT, GET and DELETE /{bucket}?cors)
 // and every preflight OPTIONS request itself, and passes everything else to
@@ -34,11 +31,16 @@ const DefaultRegion = "us-east-1"
 // Buckets are addressed path-style (/{bucket}/{key}) or, for the host names
 // in virtual_host_suffixes, virtual-host style ({bucket}.{suffix}/{key}).
 // Requests that name no bucket, such as ListBuckets, pass through untouched.
+//
+// For every request that names a bucket, the handler sets the placeholder
+// {http.s3_cors.bucket} to the bucket's name, for access logs and for the
+// handlers after it (for instance to route buckets to different stores).
+// It is not set for requests that name no bucket.
 type Handler struct {
 	// Credentials are the SigV4 key pairs allowed to call the ?cors API.
 	// Secrets may be placeholders such as {env.S3_SECRET_KEY}. With none,
 	// every call of the API is refused unless insecure_unauthenticated_api
-	// is set.
+	// is set, and a warning says so at start.
 	Credentials []Credential `json:"credentials,omitempty"`
 
 	// OwnerID is the 12-digit account ID that the
@@ -59,7 +61,11 @@ type Handler struct {
 
 	// Upstream, when set, is asked whether a bucket exists (HeadBucket,
 	// cached), so that ?cors calls on a missing bucket answer NoSuchBucket
-	// and preflights "Bucket not found" as S3 does.
+	// and preflights "Bucket not found" as S3 does; the admin API's PUT
+	// asks it too. When it cannot tell, preflights and GetBucketCors answer
+	// from the stored configurations, and PutBucketCors and
+	// DeleteBucketCors are refused with 503 ServiceUnavailable, changing
+	// nothing.
 	Upstream *Upstream `json:"upstream,omitempty"`
 
 	// InsecureUnauthenticatedAPI lets anyone call the ?cors API without a
@@ -67,10 +73,11 @@ type Handler struct {
 	// which web sites may read every bucket. A warning is logged at start.
 	InsecureUnauthenticatedAPI bool `json:"insecure_unauthenticated_api,omitempty"`
 
-	app      *App
-	verifier *s3.Verifier
-	buckets  *bucketChecker
-	logger   *zap.Logger
+	app         *App
+	verifier    *s3.Verifier
+	buckets     *bucketChecker
+	logger      *zap.Logger
+	warnedEmpty *atomic.Bool // the next handler once wrote nothing
 }
 
 // Credential is a SigV4 key pair allowed to call the ?cors API.
@@ -95,10 +102,11 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 // attaches the handler to the s3_cors app.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
+	h.warnedEmpty = new(atomic.Bool)
 	repl := caddy.NewReplacer()
 
 	if h.Region == "" {
-		h.Region = DefaultRegion
+		h.Region = s3.DefaultRegion
 	}
 	h.OwnerID = repl.ReplaceKnown(h.OwnerID, "")
 	for i := range h.Credentials {
@@ -131,13 +139,29 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			return fmt.Errorf("upstream: %w", err)
 		}
 		h.buckets = newBucketChecker(h.Upstream, h.logger)
+		h.app.upstreams.add(h.buckets)
 	}
 
 	switch {
 	case h.InsecureUnauthenticatedAPI:
 		h.logger.Warn("insecure_unauthenticated_api is set: anyone who can reach this server can change every bucket's CORS configuration; use it for local development only")
 	case len(h.Credentials) == 0:
-		h.logger.Info("no credentials configured: every call of the ?cors API will be refused")
+		h.logger.Warn("s3_cors has no credentials, so every PutBucketCors, GetBucketCors and DeleteBucketCors call " +
+			"is refused with 403 AccessDenied; add `credentials <access_key> <secret_key>` to the s3_cors block " +
+			"(in JSON, \"credentials\") to let signed calls through, or manage the configurations with `caddy s3-cors`")
+	}
+	if h.Upstream != nil && h.Upstream.AccessKeyID == "" {
+		h.logger.Warn("the upstream has no credentials, so HeadBucket is sent unsigned, and a store that refuses it " +
+			"makes every bucket look present; add `credentials <access_key> <secret_key>` to the upstream block " +
+			"(in JSON, \"access_key_id\" and \"secret_access_key\")")
+	}
+	return nil
+}
+
+// Cleanup removes the handler's upstream from the app's.
+func (h *Handler) Cleanup() error {
+	if h.app != nil && h.buckets != nil {
+		h.app.upstreams.remove(h.buckets)
 	}
 	return nil
 }
@@ -208,6 +232,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 
 // store is where the bucket configurations live.
 func (h *Handler) store() *store.Store { return h.app.shared.store }
+
+// storeWriteTimeout bounds a write to the storage.
+const storeWriteTimeout = 30 * time.Second
+
+// writeContext is the context of a change to the storage: a client that
+// hangs up does not cut a write short between its steps.
+func writeContext(r *http.Request) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(r.Context()), storeWriteTimeout)
+}
 
 // servePreflight answers an OPTIONS request as S3 does (spec B).
 func (h *Handler) servePreflight(w http.ResponseWriter, r *http.Request, t s3.Target) {
@@ -314,55 +347,16 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, next caddyhttp
 	cw := newCORSWriter(w, d)
 	err := next.ServeHTTP(cw, r)
 	cw.finish()
+	if err == nil && cw.status == 0 {
+		h.warnEmptyResponse(r)
+	}
 	return cw.status, err
-}
-
-// Upstream is the S3-compatible store behind the proxy, asked whether
-// buckets exist.
-type Upstream struct {
-	// Endpoint is the store's base URL, such as http://127.0.0.1:9000.
-	Endpoint string `json:"endpoint"`
-	// AccessKeyID and SecretAccessKey sign the HeadBucket requests.
-	// Placeholders are replaced.
-	AccessKeyID     string `json:"access_key_id,omitempty"`
-	SecretAccessKey string `json:"secret_access_key,omitempty"`
-	// Region is the signing region of the store. Default: the handler's
-	// region.
-	Region string `json:"region,omitempty"`
-	// CacheTTL is how long an answer (bucket found or not) is reused.
-	// Default: 10s.
-	CacheTTL caddy.Duration `json:"cache_ttl,omitempty"`
-}
-
-// DefaultCacheTTL is how long a bucket-existence answer is reused.
-const DefaultCacheTTL = 10 * time.Second
-
-func (u *Upstream) provision(repl *caddy.Replacer, region string) error {
-	u.Endpoint = repl.ReplaceKnown(u.Endpoint, "")
-	u.AccessKeyID = repl.ReplaceKnown(u.AccessKeyID, "")
-	u.SecretAccessKey = repl.ReplaceKnown(u.SecretAccessKey, "")
-	if u.Region == "" {
-		u.Region = region
-	}
-	if u.CacheTTL == 0 {
-		u.CacheTTL = caddy.Duration(DefaultCacheTTL)
-	}
-	ep, err := url.Parse(u.Endpoint)
-	if err != nil || (ep.Scheme != "http" && ep.Scheme != "https") || ep.Host == "" {
-		return fmt.Errorf("endpoint %q must be an http:// or https:// URL", u.Endpoint)
-	}
-	if (u.AccessKeyID == "") != (u.SecretAccessKey == "") {
-		return errors.New("credentials need both an access key and a secret key")
-	}
-	if u.CacheTTL < 0 {
-		return errors.New("cache_ttl must not be negative")
-	}
-	return nil
 }
 
 // Interface guards.
 var (
 	_ caddy.Provisioner           = (*Handler)(nil)
 	_ caddy.Validator             = (*Handler)(nil)
+	_ caddy.CleanerUpper          = (*Handler)(nil)
 	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
 )

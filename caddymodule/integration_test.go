@@ -1,6 +1,7 @@
 package caddymodule_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/md5"
@@ -95,7 +96,9 @@ const corsDoc = `<CORSConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-0
 
 // upstream is a stand-in S3 store for the tests of header rewriting: it
 // answers every request with the CORS headers and Vary lines that MinIO
-// sends with its default global setting. The e2e tests run the real stores.
+// sends with its default global setting, and a third Vary line that mixes a
+// CORS name in lower case with one of its own. The e2e tests run the real
+// stores.
 func upstream(t *testing.T) *httptest.Server {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -107,6 +110,7 @@ func upstream(t *testing.T) *httptest.Server {
 		}
 		h.Add("Vary", "Origin")
 		h.Add("Vary", "Accept-Encoding")
+		h.Add("Vary", "access-control-request-headers, X-Tenant")
 		h.Set("X-Upstream-Path", r.URL.RequestURI())
 		if r.Method == http.MethodDelete && r.URL.Path == "/doomed" {
 			w.WriteHeader(http.StatusNoContent)
@@ -124,6 +128,14 @@ func upstream(t *testing.T) *httptest.Server {
 // unless storageDir is set.
 func caddyfile(t *testing.T, up *httptest.Server, dir, opts string) string {
 	t.Helper()
+	return site(t, dir, "", fmt.Sprintf("s3_cors {\n\t\t%s\n\t}\n\treverse_proxy %s", opts, strings.TrimPrefix(up.URL, "http://")))
+}
+
+// site is a test config with the global options every test needs, more
+// global options, the configurations in dir (a fresh directory if empty),
+// and one site on the test port whose directives are body.
+func site(t *testing.T, dir, global, body string) string {
+	t.Helper()
 	if dir == "" {
 		dir = storageDir(t)
 	}
@@ -137,13 +149,11 @@ func caddyfile(t *testing.T, up *httptest.Server, dir, opts string) string {
 	s3_cors {
 		sync_interval 1h
 	}
+	%s
 }
 http://localhost:%d {
-	s3_cors {
-		%s
-	}
-	reverse_proxy %s
-}`, adminPort, httpPort, dir, httpPort, opts, strings.TrimPrefix(up.URL, "http://"))
+	%s
+}`, adminPort, httpPort, dir, global, httpPort, body)
 }
 
 // startCaddy runs the s3_cors handler with opts in front of a fresh
@@ -427,7 +437,7 @@ func TestProxiedHeaders(t *testing.T) {
 		"Access-Control-Allow-Methods":     "GET, PUT",
 		"Access-Control-Expose-Headers":    "ETag",
 		"Access-Control-Max-Age":           "3000",
-		"Vary":                             "Origin, Access-Control-Request-Headers, Access-Control-Request-Method, Accept-Encoding",
+		"Vary":                             "Origin, Access-Control-Request-Headers, Access-Control-Request-Method, Accept-Encoding, X-Tenant",
 	}
 	for k, v := range want {
 		if got := res.Header.Values(k); len(got) != 1 || got[0] != v {
@@ -438,8 +448,8 @@ func TestProxiedHeaders(t *testing.T) {
 		t.Errorf("Access-Control-Allow-Headers = %q without a request header list", v)
 	}
 
-	// C.1 step 7: no match removes the upstream's CORS headers and adds
-	// none; the upstream's Vary stays.
+	// C.1 step 7: no match removes the upstream's CORS headers and the
+	// CORS names of its Vary, and adds none; its other Vary names stay.
 	for _, c := range []struct {
 		name   string
 		path   string
@@ -456,8 +466,8 @@ func TestProxiedHeaders(t *testing.T) {
 					t.Errorf("%s = %q leaked from the upstream", k, res.Header.Values(k))
 				}
 			}
-			if got := res.Header.Values("Vary"); len(got) != 2 {
-				t.Errorf("Vary = %q, want the upstream's two lines", got)
+			if got := res.Header.Values("Vary"); len(got) != 1 || got[0] != "Accept-Encoding, X-Tenant" {
+				t.Errorf("Vary = %q, want the upstream's names other than CORS ones", got)
 			}
 		})
 	}
@@ -681,4 +691,179 @@ func TestAdminAPI(t *testing.T) {
 	if code, _ := call(http.MethodPatch, "buckets/photos", ""); code != 405 {
 		t.Errorf("PATCH: %d, want 405", code)
 	}
+}
+
+// With the store down, the configurations still answer, as they are local:
+// GetBucketCors and preflights from them. PutBucketCors and
+// DeleteBucketCors, which must know that the bucket exists, get a
+// retryable 503 and change nothing.
+func TestAPIWithTheStoreDown(t *testing.T) {
+	tc := caddytest.NewTester(t)
+	up := upstream(t) // answers HeadBucket with 200: every bucket exists
+	load(tc, caddyfile(t, up, "", fmt.Sprintf(`insecure_unauthenticated_api
+		upstream %s {
+			credentials UAK usecret
+			cache_ttl 1ns
+		}`, up.URL)), "caddyfile")
+	putCORS(t, tc, "photos", corsDoc)
+	_, before := do(t, tc, http.MethodGet, "/photos?cors", nil)
+	up.Close()
+
+	res, body := do(t, tc, http.MethodGet, "/photos?cors", nil)
+	if res.StatusCode != http.StatusOK || body != before {
+		t.Errorf("GetBucketCors with the store down: %d %s", res.StatusCode, body)
+	}
+	res, body = do(t, tc, http.MethodGet, "/videos?cors", nil)
+	assertS3Error(t, res, body, http.StatusNotFound, "NoSuchCORSConfiguration")
+
+	other := strings.Replace(corsDoc, "https://app.example", "https://other.example", 1)
+	for _, c := range []struct {
+		method, doc string
+	}{{http.MethodPut, other}, {http.MethodDelete, ""}} {
+		res, body := do(t, tc, c.method, "/photos?cors", []byte(c.doc), "Content-MD5", contentMD5([]byte(c.doc)))
+		assertS3Error(t, res, body, http.StatusServiceUnavailable, "ServiceUnavailable")
+		if !strings.Contains(body, "<Message>Service is unable to handle request.</Message>") {
+			t.Errorf("%s with the store down: %s", c.method, body)
+		}
+		if _, after := do(t, tc, http.MethodGet, "/photos?cors", nil); after != before {
+			t.Errorf("a refused %s changed the configuration:\nbefore %s\nafter  %s", c.method, before, after)
+		}
+	}
+
+	res, _ = do(t, tc, http.MethodOptions, "/photos/cat.jpg", nil, "Origin", "https://app.example", "Access-Control-Request-Method", "PUT")
+	if res.StatusCode != http.StatusOK || res.Header.Get("Access-Control-Allow-Origin") != "https://app.example" {
+		t.Errorf("preflight with the store down: %d %v", res.StatusCode, res.Header)
+	}
+}
+
+// A site that would answer object requests with empty 200s, or refuse
+// every ?cors call, says so in the log, with what to add.
+func TestConfigurationWarnings(t *testing.T) {
+	tc := caddytest.NewTester(t)
+	logFile := filepath.Join(storageDir(t), "caddy.log")
+	logTo := fmt.Sprintf("log {\n\t\toutput file %s\n\t\tformat json\n\t}", logFile)
+	noNext := "s3_cors has no handler after it, so every request it does not answer itself (object reads and writes, bucket listings) gets an empty 200; " +
+		"add `reverse_proxy <store address>` after s3_cors in the same site"
+	noCredentials := "s3_cors has no credentials, so every PutBucketCors, GetBucketCors and DeleteBucketCors call is refused with 403 AccessDenied; " +
+		"add `credentials <access_key> <secret_key>` to the s3_cors block"
+	emptyResponse := "the handler after s3_cors wrote no response, so the client got an empty 200; add `reverse_proxy <store address>`"
+	logged := func() string {
+		t.Helper()
+		b, err := os.ReadFile(logFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+
+	load(tc, site(t, "", logTo, "s3_cors"), "caddyfile")
+	for _, want := range []string{noNext, noCredentials} {
+		if !strings.Contains(logged(), want) {
+			t.Errorf("the log lacks %q:\n%s", want, logged())
+		}
+	}
+	for range 2 {
+		res, body := do(t, tc, http.MethodGet, "/photos/cat.jpg", nil)
+		if res.StatusCode != http.StatusOK || body != "" {
+			t.Fatalf("GET without a next handler: %d %q", res.StatusCode, body)
+		}
+	}
+	if n := strings.Count(logged(), emptyResponse); n != 1 {
+		t.Errorf("the empty response was logged %d times, want once:\n%s", n, logged())
+	}
+
+	// A reverse_proxy whose matcher leaves requests out is caught when one
+	// comes.
+	up := upstream(t)
+	if err := os.Truncate(logFile, 0); err != nil {
+		t.Fatal(err)
+	}
+	load(tc, site(t, "", logTo, "s3_cors {\n\t\tcredentials AK SK\n\t}\n\treverse_proxy /photos/* "+strings.TrimPrefix(up.URL, "http://")), "caddyfile")
+	res, body := do(t, tc, http.MethodGet, "/photos/cat.jpg", nil)
+	if res.StatusCode != http.StatusOK || body != "object body from GET" {
+		t.Fatalf("GET through the proxy: %d %q", res.StatusCode, body)
+	}
+	for _, unwanted := range []string{noNext, noCredentials, emptyResponse} {
+		if strings.Contains(logged(), unwanted) {
+			t.Errorf("a working site logged %q:\n%s", unwanted, logged())
+		}
+	}
+	if res, _ := do(t, tc, http.MethodGet, "/videos/clip.mp4", nil); res.StatusCode != http.StatusOK {
+		t.Fatalf("GET outside the proxy's matcher: %d", res.StatusCode)
+	}
+	if !strings.Contains(logged(), emptyResponse) {
+		t.Errorf("a request the proxy's matcher left out was not logged:\n%s", logged())
+	}
+}
+
+// sendWithHeaderOf sends, on a connection of its own, a GET whose request
+// line and headers take size bytes, reading the answer while the request is
+// still being written, as a browser does. It returns the status line and
+// the body, or the error the client got. As in do, a connection that the
+// server of the previous config resets is tried again.
+func sendWithHeaderOf(t *testing.T, size int) (status, contentType, body string, err error) {
+	t.Helper()
+	for attempt := 0; attempt < 5; attempt++ {
+		if status, contentType, body, err = sendOnce(t, size); err == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return status, contentType, body, err
+}
+
+func sendOnce(t *testing.T, size int) (status, contentType, body string, err error) {
+	t.Helper()
+	conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", httpPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	head := fmt.Sprintf("GET /photos/cat.jpg HTTP/1.1\r\nHost: localhost:%d\r\nX-Pad: ", httpPort)
+	const tail = "\r\nConnection: close\r\n\r\n"
+	req := head + strings.Repeat("a", size-len(head)-len(tail)) + tail
+	go func() { _, _ = io.WriteString(conn, req) }()
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		return "", "", "", err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	return res.Status, res.Header.Get("Content-Type"), string(b), err
+}
+
+// TestOversizedRequestHeaders records what Caddy 2.11 answers to request
+// headers above its limit, which the README's Limits table states: without
+// max_header_size the limit is Caddy's 16 KiB (not Go's 1 MB), and Go's
+// server reads about 4 KiB more before it refuses. A refused request never
+// reaches s3_cors: the client gets Go's plain-text 431.
+func TestOversizedRequestHeaders(t *testing.T) {
+	tc := caddytest.NewTester(t)
+	up := upstream(t)
+	const tooLarge = "431 Request Header Fields Too Large"
+	check := func(t *testing.T, size int, refused bool) {
+		t.Helper()
+		status, ctype, body, err := sendWithHeaderOf(t, size)
+		switch {
+		case err != nil:
+			t.Errorf("%d bytes of headers: %v", size, err)
+		case refused && (status != tooLarge || ctype != "text/plain; charset=utf-8" || body != tooLarge):
+			t.Errorf("%d bytes of headers: %q %q %q, want Go's plain-text 431", size, status, ctype, body)
+		case !refused && (status != "200 OK" || body != "object body from GET"):
+			t.Errorf("%d bytes of headers: %q %q, want the object through the proxy", size, status, body)
+		}
+	}
+
+	load(tc, caddyfile(t, up, "", "insecure_unauthenticated_api"), "caddyfile")
+	check(t, 16<<10, false)
+	check(t, 16<<10+4<<10-512, false)
+	check(t, 16<<10+4<<10+512, true)
+	check(t, 1<<20+8<<10, true)
+
+	// max_header_size counts in SI units: 32KB is 32,000 bytes.
+	load(tc, site(t, "", "servers {\n\t\tmax_header_size 32KB\n\t}",
+		"s3_cors {\n\t\tinsecure_unauthenticated_api\n\t}\n\treverse_proxy "+strings.TrimPrefix(up.URL, "http://")), "caddyfile")
+	check(t, 32000+4096-512, false)
+	check(t, 32000+4096+512, true)
 }

@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -75,8 +76,9 @@ func (cw *corsWriter) finish() {
 	}
 }
 
-// rewrite removes every Access-Control-* header of the upstream and, when
-// the bucket's rules matched, sets S3's, merging Vary with the upstream's.
+// rewrite removes every Access-Control-* header of the upstream and the
+// CORS field names of its Vary and, when the bucket's rules matched, sets
+// S3's, with the upstream's other Vary names after S3's on one line.
 func (cw *corsWriter) rewrite(status int) {
 	cw.wroteHeader = true
 	cw.status = status
@@ -86,40 +88,45 @@ func (cw *corsWriter) rewrite(status int) {
 			delete(h, k)
 		}
 	}
-	if !cw.decision.Allowed() {
-		return
-	}
 	upstreamVary := h["Vary"]
 	delete(h, "Vary")
 	cw.decision.WriteHeaders(h)
 	if len(upstreamVary) > 0 {
-		h["Vary"] = mergeVary(h["Vary"], upstreamVary)
+		if vary := mergeVary(h["Vary"], upstreamVary); len(vary) > 0 {
+			h["Vary"] = vary
+		}
 	}
 }
 
+// corsVary holds the field names of S3's CORS Vary. S3 sends them only with
+// a response a rule matched, so the upstream's never pass: a store that
+// varies on Origin for its own CORS (MinIO does, on every response) would
+// otherwise make a response that matched nothing vary on it.
+var corsVary = []string{cors.VaryValue}
+
 // mergeVary adds to ours the field names of the upstream's Vary lines that
-// ours does not already name, compared case-insensitively, as one line.
-// A "*" from the upstream wins: the response varies on everything.
+// are neither CORS names nor already ours, compared case-insensitively, as
+// one line. A "*" from the upstream wins: the response varies on everything.
 func mergeVary(ours, upstream []string) []string {
 	var extra []string
 	for _, line := range upstream {
 		for name := range strings.SplitSeq(line, ",") {
 			name = strings.TrimSpace(name)
-			if name == "" {
+			switch {
+			case name == "":
+				continue
+			case name == "*":
+				return []string{"*"}
+			case varyHas(corsVary, name), varyHas(ours, name), containsFold(extra, name):
 				continue
 			}
-			if name == "*" {
-				return []string{"*"}
-			}
-			if !varyHas(ours, name) && !containsFold(extra, name) {
-				extra = append(extra, name)
-			}
+			extra = append(extra, name)
 		}
 	}
 	if len(extra) == 0 {
 		return ours
 	}
-	return []string{strings.Join(ours, ", ") + ", " + strings.Join(extra, ", ")}
+	return []string{strings.Join(append(slices.Clone(ours), extra...), ", ")}
 }
 
 func varyHas(lines []string, name string) bool {

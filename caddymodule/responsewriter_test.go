@@ -14,21 +14,30 @@ import (
 const s3Vary = "Origin, Access-Control-Request-Headers, Access-Control-Request-Method"
 
 func TestMergeVary(t *testing.T) {
-	ours := []string{s3Vary}
+	matched := []string{s3Vary}
 	tests := []struct {
 		name     string
+		ours     []string // nil: no rule matched
 		upstream []string
 		want     []string
 	}{
-		{"names already ours", []string{"Origin", "origin, ACCESS-CONTROL-REQUEST-METHOD"}, ours},
-		{"two lines as MinIO sends them", []string{"Origin", "Accept-Encoding"}, []string{s3Vary + ", Accept-Encoding"}},
-		{"duplicates and spaces", []string{" Accept-Encoding ,accept-encoding,, Range"}, []string{s3Vary + ", Accept-Encoding, Range"}},
-		{"a star wins", []string{"Accept-Encoding", "*"}, []string{"*"}},
+		{"names already ours", matched, []string{"Origin", "origin, ACCESS-CONTROL-REQUEST-METHOD"}, matched},
+		{"two lines as MinIO sends them", matched, []string{"Origin", "Accept-Encoding"}, []string{s3Vary + ", Accept-Encoding"}},
+		{"duplicates and spaces", matched, []string{" Accept-Encoding ,accept-encoding,, Range"}, []string{s3Vary + ", Accept-Encoding, Range"}},
+		{"a star wins", matched, []string{"Accept-Encoding", "*"}, []string{"*"}},
+		{"no match: MinIO's Origin goes, Accept-Encoding stays", nil, []string{"Origin", "Accept-Encoding"}, []string{"Accept-Encoding"}},
+		{"no match: every CORS name goes, in any case", nil,
+			[]string{"ORIGIN, access-control-request-method", " Access-Control-Request-Headers "}, nil},
+		{"no match: other names keep their order on one line", nil,
+			[]string{"X-Tenant, origin", "Accept-Encoding, Access-Control-Request-Method"}, []string{"X-Tenant, Accept-Encoding"}},
+		{"no match: a name that only starts like a CORS one stays", nil, []string{"Origin-Trial, Access-Control-Request-Private-Network"},
+			[]string{"Origin-Trial, Access-Control-Request-Private-Network"}},
+		{"no match: a star wins", nil, []string{"Origin", "*"}, []string{"*"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := mergeVary(ours, tt.upstream); !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("mergeVary(%q) = %q, want %q", tt.upstream, got, tt.want)
+			if got := mergeVary(tt.ours, tt.upstream); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("mergeVary(%q, %q) = %q, want %q", tt.ours, tt.upstream, got, tt.want)
 			}
 		})
 	}
@@ -89,8 +98,8 @@ func TestCORSWriterRewritesOnEveryPath(t *testing.T) {
 							t.Errorf("%s = %q survived a refusal", k, got[k])
 						}
 					}
-					if v := got.Values("Vary"); len(v) != 2 {
-						t.Errorf("Vary = %q, want the upstream's lines untouched", v)
+					if v := got.Values("Vary"); !reflect.DeepEqual(v, []string{"Accept-Encoding"}) {
+						t.Errorf("Vary = %q, want the upstream's Accept-Encoding without its Origin", v)
 					}
 					return
 				}
@@ -127,5 +136,18 @@ func TestCORSWriterInterimResponses(t *testing.T) {
 	}
 	if got := rec.Header().Values("Access-Control-Allow-Origin"); len(got) != 1 || got[0] != "https://app.example" {
 		t.Errorf("Access-Control-Allow-Origin = %q", got)
+	}
+}
+
+// A store that varies only on its own CORS names leaves no Vary on a
+// response that matched no rule, as S3 sends none there.
+func TestCORSWriterDropsStoreCORSVary(t *testing.T) {
+	rec := httptest.NewRecorder()
+	cw := newCORSWriter(rec, cors.Decision{})
+	cw.Header().Add("Vary", "Origin")
+	cw.Header().Add("Vary", "access-control-request-method, Access-Control-Request-Headers")
+	cw.WriteHeader(http.StatusOK)
+	if v, ok := rec.Header()["Vary"]; ok {
+		t.Errorf("Vary = %q, want none", v)
 	}
 }

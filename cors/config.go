@@ -79,6 +79,13 @@ func (e *Error) StatusCode() int {
 	return 400
 }
 
+// ErrorCode is S3's error code. With StatusCode and ErrorMessage it lets the
+// S3 wire layer write the error without a copy of its text.
+func (e *Error) ErrorCode() string { return e.Code }
+
+// ErrorMessage is S3's message for the error.
+func (e *Error) ErrorMessage() string { return e.Message }
+
 func errMalformed() *Error {
 	return &Error{Code: CodeMalformedXML, Message: msgMalformedXML}
 }

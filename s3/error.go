@@ -1,6 +1,7 @@
 package s3
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -22,6 +23,32 @@ type Error struct {
 
 // Field is one operation-specific element of an S3 error document.
 type Field struct{ Name, Value string }
+
+// A CodedError is an error that knows how S3 reports it: its HTTP status,
+// S3's error code and S3's message, byte for byte. Packages that do not
+// depend on this one, such as the CORS engine with its validation errors,
+// describe their errors this way, and AsError turns them into an *Error, so
+// that each of S3's texts is written once, where its rule is.
+type CodedError interface {
+	error
+	StatusCode() int
+	ErrorCode() string
+	ErrorMessage() string
+}
+
+// AsError returns the S3 error that err reports: err itself when it is or
+// wraps an *Error, the status, code and message of a CodedError, and
+// InternalError for any other error, which can only be a failure of the
+// gateway itself.
+func AsError(err error) *Error {
+	if e, ok := errors.AsType[*Error](err); ok {
+		return e
+	}
+	if c, ok := errors.AsType[CodedError](err); ok {
+		return newError(c.StatusCode(), c.ErrorCode(), c.ErrorMessage())
+	}
+	return ErrInternalError()
+}
 
 // Error returns the code and the message, as SDKs print them.
 func (e *Error) Error() string {
@@ -88,13 +115,6 @@ func ErrMethodNotAllowed(method, resourceType string) *Error {
 		Field{"Method", method}, Field{"ResourceType", resourceType})
 }
 
-// ErrMalformedXML refuses a body that is not a valid document. S3's text has
-// no final period (spec A.3 V1, recorded from AWS).
-func ErrMalformedXML() *Error {
-	return newError(http.StatusBadRequest, "MalformedXML",
-		"The XML you provided was not well-formed or did not validate against our published schema")
-}
-
 // ErrInvalidRequest is S3's InvalidRequest with the given message, for the
 // validation errors whose text depends on the input (spec A.3 V6-V12).
 func ErrInvalidRequest(message string) *Error {
@@ -119,6 +139,14 @@ func ErrIncompleteBody() *Error {
 func ErrInternalError() *Error {
 	return newError(http.StatusInternalServerError, "InternalError",
 		"We encountered an internal error. Please try again.")
+}
+
+// ErrServiceUnavailable is a call that needs an answer from the store behind
+// the gateway while the store cannot give one, such as PutBucketCors asking
+// whether the bucket exists: nothing was changed, and the call may be
+// retried (AWS error table; SDKs retry every 503).
+func ErrServiceUnavailable() *Error {
+	return newError(http.StatusServiceUnavailable, "ServiceUnavailable", "Service is unable to handle request.")
 }
 
 // ErrNotImplemented refuses a request whose header asks for something this

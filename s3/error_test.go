@@ -1,6 +1,8 @@
 package s3
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
 	"testing"
 )
@@ -21,11 +23,11 @@ func TestErrorConstructors(t *testing.T) {
 		{ErrInvalidBucketName("B_1"), 400, "InvalidBucketName", "The specified bucket is not valid.", []Field{{"BucketName", "B_1"}}},
 		{ErrMethodNotAllowed("POST", ResourceBucket), 405, "MethodNotAllowed", "The specified method is not allowed against this resource.",
 			[]Field{{"Method", "POST"}, {"ResourceType", "BUCKET"}}},
-		{ErrMalformedXML(), 400, "MalformedXML", "The XML you provided was not well-formed or did not validate against our published schema", nil},
 		{ErrInvalidRequest("x"), 400, "InvalidRequest", "x", nil},
 		{ErrMaxMessageLengthExceeded(), 400, "MaxMessageLengthExceeded", "Your request was too big.", nil},
 		{ErrIncompleteBody(), 400, "IncompleteBody", "You did not provide the number of bytes specified by the Content-Length HTTP header.", nil},
 		{ErrInternalError(), 500, "InternalError", "We encountered an internal error. Please try again.", nil},
+		{ErrServiceUnavailable(), 503, "ServiceUnavailable", "Service is unable to handle request.", nil},
 		{ErrNotImplemented("x-amz-trailer"), 501, "NotImplemented", "A header you provided implies functionality that is not implemented",
 			[]Field{{"Header", "x-amz-trailer"}}},
 		{ErrInvalidBucketOwnerAWSAccountID("abcd"), 400, "InvalidBucketOwnerAWSAccountID",
@@ -77,5 +79,27 @@ func TestErrorString(t *testing.T) {
 	}
 	if err.Get("BucketName") != "b" || err.Get("Nope") != "" {
 		t.Errorf("Get: %v", err.Extra)
+	}
+}
+
+// codedError is an error of another package that carries S3's answer.
+type codedError struct{ code, message string }
+
+func (e codedError) Error() string        { return e.code + ": " + e.message }
+func (e codedError) StatusCode() int      { return http.StatusBadRequest }
+func (e codedError) ErrorCode() string    { return e.code }
+func (e codedError) ErrorMessage() string { return e.message }
+
+func TestAsError(t *testing.T) {
+	own := ErrNoSuchBucket("b")
+	if got := AsError(fmt.Errorf("checking: %w", own)); got != own {
+		t.Errorf("a wrapped *Error: got %v, want the same error", got)
+	}
+	got := AsError(fmt.Errorf("parsing: %w", codedError{"MalformedXML", "not well-formed"}))
+	if got.StatusCode != http.StatusBadRequest || got.Code != "MalformedXML" || got.Message != "not well-formed" || got.Extra != nil {
+		t.Errorf("a CodedError: got %d %s %q %v", got.StatusCode, got.Code, got.Message, got.Extra)
+	}
+	if got := AsError(errors.New("disk full")); got.StatusCode != http.StatusInternalServerError || got.Code != "InternalError" {
+		t.Errorf("any other error: got %d %s, want InternalError", got.StatusCode, got.Code)
 	}
 }

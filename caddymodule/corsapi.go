@@ -1,11 +1,8 @@
 package caddymodule
 
 import (
-	"context"
-	"errors"
 	"net/http"
 	"strconv"
-	"time"
 
 	"go.uber.org/zap"
 
@@ -60,10 +57,13 @@ func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request, t s3.Target) 
 	if h.buckets != nil {
 		exists, err := h.buckets.exists(r.Context(), t.Bucket)
 		switch {
-		case err != nil:
-			fail(s3.ErrInternalError())
+		case err != nil && r.Method != http.MethodGet:
+			// A change needs to know that the bucket is there. Nothing is
+			// changed, and the client may retry; GetBucketCors answers
+			// from the configurations, which are local.
+			fail(s3.ErrServiceUnavailable())
 			return
-		case !exists:
+		case err == nil && !exists:
 			fail(s3.ErrNoSuchBucket(t.Bucket))
 			return
 		}
@@ -77,12 +77,7 @@ func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request, t s3.Target) 
 		}
 		cfg, err := cors.Parse(body)
 		if err != nil {
-			var ce *cors.Error
-			if !errors.As(err, &ce) {
-				fail(s3.ErrMalformedXML())
-				return
-			}
-			fail(&s3.Error{StatusCode: http.StatusBadRequest, Code: ce.Code, Message: ce.Message})
+			fail(s3.AsError(err))
 			return
 		}
 		ctx, cancel := writeContext(r)
@@ -115,15 +110,6 @@ func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request, t s3.Target) 
 		}
 		h.respond(w, ids, op, http.StatusNoContent, nil)
 	}
-}
-
-// storeWriteTimeout bounds a write to the storage.
-const storeWriteTimeout = 30 * time.Second
-
-// writeContext is the context of a change to the storage: a client that
-// hangs up does not cut a write short between its steps.
-func writeContext(r *http.Request) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.WithoutCancel(r.Context()), storeWriteTimeout)
 }
 
 // respond writes a successful API response.
@@ -172,3 +158,6 @@ func apiOperation(method string) string {
 	}
 	return "other"
 }
+
+// Interface guards.
+var _ s3.CodedError = (*cors.Error)(nil)
