@@ -175,9 +175,10 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		return d.ArgErr()
 	}
 	seen := onceOptions{
-		"key_prefix":    a.KeyPrefix != "",
-		"sync_interval": a.SyncInterval != 0,
-		"storage":       a.StorageRaw != nil,
+		"key_prefix":     a.KeyPrefix != "",
+		"sync_interval":  a.SyncInterval != 0,
+		"storage":        a.StorageRaw != nil,
+		"bucket_storage": a.BucketStorage != nil,
 	}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		switch d.Val() {
@@ -207,6 +208,9 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			a.StorageRaw = caddyconfig.JSONModuleObject(unm, "module", name, nil)
 		case "bucket_storage":
+			if err := seen.check(d); err != nil {
+				return err
+			}
 			bs, err := parseBucketStorage(d)
 			if err != nil {
 				return err
