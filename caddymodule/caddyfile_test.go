@@ -118,15 +118,16 @@ func TestUnmarshalCaddyfileApp(t *testing.T) {
 	}
 
 	for input, want := range map[string]string{
-		"s3_cors {\nsync_interval\n}":                                  "wrong argument count",
-		"s3_cors {\nsync_interval often\n}":                            "sync_interval",
-		"s3_cors {\nstorage no_such_module\n}":                         "no_such_module",
-		"s3_cors {\nkey_prefix\n}":                                     "wrong argument count",
-		"s3_cors {\nreplicas 3\n}":                                     `unknown s3_cors global option "replicas"`,
-		"s3_cors extra":                                                "wrong argument count",
-		"s3_cors {\nkey_prefix a\nkey_prefix b\n}":                     "key_prefix is already set",
-		"s3_cors {\nsync_interval 1s\nsync_interval 2s\n}":             "sync_interval is already set",
-		"s3_cors {\nstorage file_system /a\nstorage file_system /b\n}": "storage is already set",
+		"s3_cors {\nsync_interval\n}":                                        "wrong argument count",
+		"s3_cors {\nsync_interval often\n}":                                  "sync_interval",
+		"s3_cors {\nstorage no_such_module\n}":                               "no_such_module",
+		"s3_cors {\nkey_prefix\n}":                                           "wrong argument count",
+		"s3_cors {\nreplicas 3\n}":                                           `unknown s3_cors global option "replicas"`,
+		"s3_cors extra":                                                      "wrong argument count",
+		"s3_cors {\nkey_prefix a\nkey_prefix b\n}":                           "key_prefix is already set",
+		"s3_cors {\nsync_interval 1s\nsync_interval 2s\n}":                   "sync_interval is already set",
+		"s3_cors {\nstorage file_system /a\nstorage file_system /b\n}":       "storage is already set",
+		"s3_cors {\nbucket_storage http://a b\nbucket_storage http://c d\n}": "bucket_storage is already set",
 	} {
 		var a App
 		if err := a.UnmarshalCaddyfile(caddyfile.NewTestDispenser(input)); err == nil || !strings.Contains(err.Error(), want) {
