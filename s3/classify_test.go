@@ -2,162 +2,70 @@ package s3
 
 import (
 	"bufio"
+	"cmp"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 )
 
-// requestForm is one row of docs/request-forms.md: a request line and what
-// Classify must make of it.
+// requestForm is one form of testdata/request-forms.txt: a request line
+// and what Classify must make of it.
 type requestForm struct {
-	method, target string
-	host           string // default 127.0.0.1:9000, a host of no virtual host suffix
-	kind           Kind
-	code           string // S3 error code of a refused form
+	method, target, host string
+	kind                 Kind
+	code                 string // S3 error code of a refused form
 }
 
-// requestForms are the forms of docs/request-forms.md, in its order. The
-// caddymodule and e2e tests send the same ones.
-var requestForms = []requestForm{
-	// The ?cors API.
-	{method: "PUT", target: "/bucket?cors", kind: KindCORS},
-	{method: "GET", target: "/bucket?cors=", kind: KindCORS},
-	{method: "DELETE", target: "/bucket/?cors", kind: KindCORS},
-	{method: "PUT", target: "/bucket?cors=anything", kind: KindCORS},
-	{method: "PUT", target: "/bucket?%63ors", kind: KindCORS},
-	{method: "PUT", target: "/bucket?c%6Frs=", kind: KindCORS},
-	{method: "PUT", target: "/bucket?cors&cors", kind: KindCORS},
-	{method: "PUT", target: "/bucket?&cors&", kind: KindCORS},
-	{method: "PUT", target: "/bucket?versionId=1&cors", kind: KindCORS},
-	{method: "PUT", target: "/bucket?cors&x-id=PutBucketCors", kind: KindCORS},
-	{method: "DELETE", target: "/bucket?cors&x-id=DeleteBucket", kind: KindCORS},
-	{method: "GET", target: "/bucket?cors&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AK%2F20260314%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Signature=00", kind: KindCORS},
-	{method: "POST", target: "/bucket?cors", kind: KindCORS},
-	{method: "HEAD", target: "/bucket?cors", kind: KindCORS},
-	{method: "PUT", target: "/?cors", host: "bucket.s3.example.com", kind: KindCORS},
-	{method: "PUT", target: "/?%63ors", host: "bucket.s3.example.com:8443", kind: KindCORS},
+// loadRequestForms reads testdata/request-forms.txt, the list that
+// docs/request-forms.md explains; the caddymodule and e2e tests send the
+// same forms.
+func loadRequestForms(t *testing.T) []requestForm {
+	t.Helper()
+	data, err := os.ReadFile("testdata/request-forms.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var forms []requestForm
+	for line := range strings.Lines(string(data)) {
+		fields := strings.Fields(line)
+		if len(fields) == 0 || strings.HasPrefix(fields[0], "#") {
+			continue
+		}
+		if len(fields) < 3 || len(fields) > 4 {
+			t.Fatalf("bad line %q", line)
+		}
+		f := requestForm{method: fields[1], target: fields[2], host: "127.0.0.1:9000"}
+		if len(fields) == 4 {
+			f.host = fields[3]
+		}
+		if code, ok := strings.CutPrefix(fields[0], "Refused/"); ok {
+			f.kind, f.code = KindRefused, code
+		} else if f.kind = kindNamed(fields[0]); f.kind == KindRefused {
+			t.Fatalf("unknown kind in %q", line)
+		}
+		forms = append(forms, f)
+	}
+	return forms
+}
 
-	// Preflights: every OPTIONS, whatever its target.
-	{method: "OPTIONS", target: "/bucket/key", kind: KindPreflight},
-	{method: "OPTIONS", target: "/bucket?cors#x", kind: KindPreflight},
-	{method: "OPTIONS", target: "/bucket?x;cors", kind: KindPreflight},
-	{method: "OPTIONS", target: "*", kind: KindPreflight},
+func kindNamed(name string) Kind {
+	for k, n := range kindNames {
+		if n == name {
+			return Kind(k)
+		}
+	}
+	return KindRefused
+}
 
-	// Refused: the target cannot be read one way only.
-	{method: "PUT", target: "/bucket?cors#x", code: "InvalidURI"},
-	{method: "PUT", target: "/bucket?x#&cors", code: "InvalidURI"},
-	{method: "GET", target: "/bucket/key?versionId=1#frag", code: "InvalidURI"},
-	{method: "PUT", target: "/bucket#x?cors", code: "InvalidURI"},
-	{method: "PUT", target: "/bucket?cors=%zz", code: "InvalidURI"},
-	{method: "DELETE", target: "/bucket?cors=%", code: "InvalidURI"},
-	{method: "GET", target: "/bucket?prefix=100%", code: "InvalidURI"},
-	{method: "GET", target: "/bucket?%zzcors", code: "InvalidURI"},
-	{method: "PUT", target: "/bucket?x;cors", code: "InvalidURI"},
-	{method: "PUT", target: "/bucket?cors;x", code: "InvalidURI"},
-	{method: "DELETE", target: "/bucket?cors=a;b", code: "InvalidURI"},
-	{method: "PUT", target: "/bucket?x=1;c%6Frs", code: "InvalidURI"},
-	{method: "PUT", target: "/bucket?cors%20", code: "InvalidURI"},
-	{method: "PUT", target: "/bucket?cors+", code: "InvalidURI"},
-	{method: "PUT", target: "/bucket?+cors", code: "InvalidURI"},
-	{method: "PUT", target: "/bucket?%09cors", code: "InvalidURI"},
-	{method: "PUT", target: "/bucket?cors%00", code: "InvalidURI"},
-	{method: "PUT", target: "/bucket?cors%00x", code: "InvalidURI"},
-	{method: "PUT", target: "/bucket??cors", code: "InvalidURI"},
-	{method: "PUT", target: "/bucket?cors" + strings.Repeat("%20", 40), code: "InvalidURI"},
-	{method: "PUT", target: "/bucket//?cors", code: "InvalidURI"},
-	{method: "PUT", target: "/bucket/.?cors", code: "InvalidURI"},
-	{method: "PUT", target: "/bucket/./?cors", code: "InvalidURI"},
-	{method: "PUT", target: "/bucket/%2E?cors", code: "InvalidURI"},
-	{method: "PUT", target: "/bucket/..?cors", code: "InvalidURI"},
-	{method: "PUT", target: "/other/../bucket?cors", code: "InvalidURI"},
-	{method: "PUT", target: "//bucket?cors", code: "InvalidURI"},
-	{method: "PUT", target: "/./bucket?cors", code: "InvalidURI"},
-	{method: "PUT", target: "/bucket/%20.%20?cors", code: "InvalidURI"},
-	{method: "PUT", target: "/bucket%5C?cors", code: "InvalidURI"},
-	{method: "PUT", target: "//?cors", host: "bucket.s3.example.com", code: "InvalidURI"},
+// generatedForms are forms too long to write out.
+var generatedForms = []requestForm{
+	{method: "PUT", target: "/bucket?cors" + strings.Repeat("%20", 40), kind: KindRefused, code: "InvalidURI"},
 	{method: "PUT", target: "/?" + strings.Repeat("&", MaxQueryParameters-1) + "x", kind: KindService},
-	{method: "PUT", target: "/?" + strings.Repeat("&", MaxQueryParameters), code: "InvalidURI"},
-	{method: "DELETE", target: "/bucket?cors" + strings.Repeat("&", MaxQueryParameters), code: "InvalidURI"},
-
-	// Refused: S3's own refusal of two sub-resources.
-	{method: "PUT", target: "/bucket?cors&tagging", code: "InvalidArgument"},
-	{method: "DELETE", target: "/bucket?policy&cors", code: "InvalidArgument"},
-	{method: "GET", target: "/bucket?cors&uploads", code: "InvalidArgument"},
-	{method: "PUT", target: "/bucket?%74agging&cors", code: "InvalidArgument"},
-
-	// Refused: cors where it is not a bucket's.
-	{method: "PUT", target: "/?cors", code: "InvalidRequest"},
-	{method: "DELETE", target: "/?cors", host: "bucket.other.example", code: "InvalidRequest"},
-	{method: "GET", target: "/?%63ors", code: "InvalidRequest"},
-	{method: "PUT", target: "/bucket/key?cors", code: "InvalidRequest"},
-	{method: "DELETE", target: "/bucket/a/b?cors=", code: "InvalidRequest"},
-	{method: "GET", target: "/key?cors", host: "bucket.s3.example.com", code: "InvalidRequest"},
-
-	// Refused: a DELETE some store executes as DeleteBucket of a bucket the
-	// gateway cannot name, or of another one.
-	{method: "DELETE", target: "/", code: "MethodNotAllowed"},
-	{method: "DELETE", target: "/?x-id=DeleteBucket", host: "bucket.other.example", code: "MethodNotAllowed"},
-	{method: "DELETE", target: "/bucket//", code: "InvalidURI"},
-	{method: "DELETE", target: "/bucket/.", code: "InvalidURI"},
-	{method: "DELETE", target: "/bucket/a/..", code: "InvalidURI"},
-	{method: "DELETE", target: "/bucket/../other/key", code: "InvalidURI"},
-	{method: "DELETE", target: "//", host: "bucket.s3.example.com", code: "InvalidURI"},
-
-	// DeleteBucket: S3 and every store execute it; a 2xx deletes the
-	// configuration.
-	{method: "DELETE", target: "/bucket", kind: KindDeleteBucket},
-	{method: "DELETE", target: "/bucket/", kind: KindDeleteBucket},
-	{method: "DELETE", target: "/bucket?", kind: KindDeleteBucket},
-	{method: "DELETE", target: "/bucket?x-id=DeleteBucket", kind: KindDeleteBucket},
-	{method: "DELETE", target: "/bucket?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AK%2F20260314%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20260314T000000Z&X-Amz-Expires=900&X-Amz-SignedHeaders=host&X-Amz-Signature=00", kind: KindDeleteBucket},
-	{method: "DELETE", target: "/bucket?unknown=1&list-type=2", kind: KindDeleteBucket},
-	{method: "DELETE", target: "/bucket?CORS", kind: KindDeleteBucket},
-	{method: "DELETE", target: "/bucket?Tagging", kind: KindDeleteBucket},
-	{method: "DELETE", target: "/", host: "bucket.s3.example.com", kind: KindDeleteBucket},
-	{method: "DELETE", target: "/?x-id=DeleteBucket", host: "BUCKET.s3.example.com:8443", kind: KindDeleteBucket},
-
-	// Maybe DeleteBucket: S3 executes another operation; a store that does
-	// not know the parameter deletes the bucket.
-	{method: "DELETE", target: "/bucket?tagging", kind: KindMayDeleteBucket},
-	{method: "DELETE", target: "/bucket?policy=", kind: KindMayDeleteBucket},
-	{method: "DELETE", target: "/bucket?%74agging", kind: KindMayDeleteBucket},
-	{method: "DELETE", target: "/bucket?x;tagging", kind: KindMayDeleteBucket},
-	{method: "DELETE", target: "/bucket?versionId=1", kind: KindMayDeleteBucket},
-	{method: "DELETE", target: "/bucket?uploadId=2", kind: KindMayDeleteBucket},
-	{method: "DELETE", target: "/bucket?lifecycle&policy", kind: KindMayDeleteBucket},
-
-	// Forwarded.
-	{method: "PUT", target: "/bucket", kind: KindCreateBucket},
-	{method: "PUT", target: "/bucket/?x-id=CreateBucket", kind: KindCreateBucket},
-	{method: "PUT", target: "/bucket?CORS", kind: KindCreateBucket},
-	{method: "PUT", target: "/bucket?Cors=", kind: KindCreateBucket},
-	{method: "PUT", target: "/bucket?corsx", kind: KindCreateBucket},
-	{method: "PUT", target: "/bucket?xcors", kind: KindCreateBucket},
-	{method: "PUT", target: "/bucket?prefix=cors", kind: KindCreateBucket},
-	{method: "PUT", target: "/bucket?%2563ors", kind: KindCreateBucket},
-	{method: "PUT", target: "/bucket?co%20rs", kind: KindCreateBucket},
-	{method: "PUT", target: "/bucket%3Fcors", kind: KindCreateBucket},
-	{method: "PUT", target: "/bucket?tagging", kind: KindBucket},
-	{method: "GET", target: "/bucket", kind: KindBucket},
-	{method: "GET", target: "/bucket?list-type=2&prefix=a%2Fb&delimiter=%2F", kind: KindBucket},
-	{method: "GET", target: "/bucket?CORS", kind: KindBucket},
-	{method: "GET", target: "/bucket?prefix=a;b", kind: KindBucket},
-	{method: "HEAD", target: "/bucket", kind: KindBucket},
-	{method: "POST", target: "/bucket?delete", kind: KindBucket},
-	{method: "GET", target: "/bucket/key", kind: KindObject},
-	{method: "GET", target: "/bucket/key?response-content-disposition=attachment;filename=a", kind: KindObject},
-	{method: "PUT", target: "/bucket/a%20b?x-id=PutObject", kind: KindObject},
-	{method: "PUT", target: "/bucket/key?CORS", kind: KindObject},
-	{method: "GET", target: "/bucket//key", kind: KindObject},
-	{method: "DELETE", target: "/bucket/key", kind: KindObject},
-	{method: "DELETE", target: "/bucket/a//b", kind: KindObject},
-	{method: "DELETE", target: "/bucket/a/../b", kind: KindObject},
-	{method: "PUT", target: "/bucket//", kind: KindObject},
-	{method: "GET", target: "/key", host: "bucket.s3.example.com", kind: KindObject},
-	{method: "GET", target: "/", kind: KindService},
-	{method: "GET", target: "/?x-id=ListBuckets", kind: KindService},
-	{method: "GET", target: "/?CORS", kind: KindService},
-	{method: "PUT", target: "/", host: "bucket.other.example", kind: KindService},
+	{method: "PUT", target: "/?" + strings.Repeat("&", MaxQueryParameters), kind: KindRefused, code: "InvalidURI"},
+	{method: "DELETE", target: "/bucket?cors" + strings.Repeat("&", MaxQueryParameters), kind: KindRefused, code: "InvalidURI"},
+	{method: "PUT", target: "/bucket?" + strings.Repeat("%20", 500) + "cors" + strings.Repeat("+", 500), kind: KindRefused, code: "InvalidURI"},
+	{method: "DELETE", target: "/bucket?" + strings.Repeat("x", 5000) + "=1", kind: KindDeleteBucket},
 }
 
 // parseRequestLine reads a request as the server would, from its request
@@ -174,11 +82,8 @@ func parseRequestLine(t *testing.T, method, target, host string) *http.Request {
 
 func TestClassify(t *testing.T) {
 	suffixes := []string{"s3.example.com"}
-	for _, f := range requestForms {
-		host := f.host
-		if host == "" {
-			host = "127.0.0.1:9000"
-		}
+	for _, f := range append(loadRequestForms(t), generatedForms...) {
+		host := cmp.Or(f.host, "127.0.0.1:9000")
 		name := f.method + " " + f.target
 		if len(name) > 80 {
 			name = name[:80] + "..."
