@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"crypto/md5"
 	"crypto/sha256"
@@ -10,7 +11,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
+	"github.com/s3cors/caddy-s3-cors/internal/requestforms"
 	"github.com/s3cors/caddy-s3-cors/s3"
 )
 
@@ -46,21 +47,14 @@ func FuzzHandler(f *testing.F) {
 	h.verifier = s3.NewVerifier(DefaultRegion, []s3.Credential{{AccessKeyID: fuzzAccessKey, SecretAccessKey: fuzzSecret}})
 	h.VirtualHostSuffixes = []string{"s3.example.com"}
 
-	data, err := os.ReadFile("../s3/testdata/request-forms.txt")
+	forms, err := requestforms.Load("../s3/testdata/request-forms.txt")
 	if err != nil {
 		f.Fatal(err)
 	}
-	for line := range strings.Lines(string(data)) {
-		fields := strings.Fields(line)
-		if len(fields) < 3 || strings.HasPrefix(fields[0], "#") {
-			continue
-		}
-		host := "127.0.0.1:9000"
-		if len(fields) == 4 {
-			host = fields[3]
-		}
-		f.Add(fields[1], fields[2], host, "Origin: https://fuzz.example", []byte(nil), false)
-		f.Add(fields[1], fields[2], host, "", []byte(fuzzDoc), true)
+	for _, form := range forms {
+		host := cmp.Or(form.Host, "127.0.0.1:9000")
+		f.Add(form.Method, form.Target, host, "Origin: https://fuzz.example", []byte(nil), false)
+		f.Add(form.Method, form.Target, host, "", []byte(fuzzDoc), true)
 	}
 	for _, target := range []string{"/bucket?cors", "/other?cors=", "/bucket/?cors", "/?cors"} {
 		for _, method := range []string{http.MethodPut, http.MethodGet, http.MethodDelete} {

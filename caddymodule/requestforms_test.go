@@ -2,41 +2,27 @@ package caddymodule_test
 
 import (
 	"bufio"
+	"cmp"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/caddyserver/caddy/v2/caddytest"
+
+	"github.com/s3cors/caddy-s3-cors/internal/requestforms"
 )
 
-// requestForm is one line of s3/testdata/request-forms.txt, the list that
-// docs/request-forms.md explains: KIND METHOD TARGET [HOST].
-type requestForm struct{ kind, method, target, host string }
-
-func loadRequestForms(t *testing.T) []requestForm {
+func loadRequestForms(t *testing.T) []requestforms.Form {
 	t.Helper()
-	data, err := os.ReadFile("../s3/testdata/request-forms.txt")
+	forms, err := requestforms.Load("../s3/testdata/request-forms.txt")
 	if err != nil {
 		t.Fatal(err)
-	}
-	var forms []requestForm
-	for line := range strings.Lines(string(data)) {
-		f := strings.Fields(line)
-		if len(f) == 0 || strings.HasPrefix(f[0], "#") {
-			continue
-		}
-		form := requestForm{kind: f[0], method: f[1], target: f[2], host: "127.0.0.1:9000"}
-		if len(f) == 4 {
-			form.host = f[3]
-		}
-		forms = append(forms, form)
 	}
 	return forms
 }
@@ -92,43 +78,43 @@ func TestRequestForms(t *testing.T) {
 	origin := []string{"Origin", "https://app.example"}
 
 	for _, f := range loadRequestForms(t) {
-		t.Run(f.method+" "+f.target+" "+f.host, func(t *testing.T) {
+		t.Run(f.Method+" "+f.Target+" "+f.Host, func(t *testing.T) {
 			if !configured(t, tc) {
 				putCORS(t, tc, "bucket", corsDoc)
 			}
-			res, body := rawDo(t, f.method, f.target, f.host, origin...)
+			res, body := rawDo(t, f.Method, f.Target, cmp.Or(f.Host, "127.0.0.1:9000"), origin...)
 			reached := res.Header.Get("X-Upstream-Path") != ""
 			if res.StatusCode >= 500 {
 				t.Errorf("status %d: %s", res.StatusCode, body)
 			}
-			code, refused := strings.CutPrefix(f.kind, "Refused/")
+			code, refused := f.Refused()
 			switch {
 			case refused:
 				assertS3Error(t, res, body, statusOf(code), code)
 				// Refusals carry the bucket's CORS headers as API answers do.
 				wantACAO := ""
-				if bucketOf(f) == "bucket" && (f.method == http.MethodGet || f.method == http.MethodPut) {
+				if bucketOf(f) == "bucket" && (f.Method == http.MethodGet || f.Method == http.MethodPut) {
 					wantACAO = "https://app.example"
 				}
 				if got := res.Header.Get("Access-Control-Allow-Origin"); got != wantACAO {
 					t.Errorf("Access-Control-Allow-Origin = %q, want %q", got, wantACAO)
 				}
-			case f.kind == "CORS" || f.kind == "Preflight":
+			case f.Kind == "CORS" || f.Kind == "Preflight":
 				if strings.Contains(body, "object body from") {
 					t.Errorf("answered by the upstream: %s", body)
 				}
 			default:
 				if !reached {
-					t.Errorf("%s was not forwarded: %d %s", f.kind, res.StatusCode, body)
+					t.Errorf("%s was not forwarded: %d %s", f.Kind, res.StatusCode, body)
 				}
 			}
-			if (refused || f.kind == "CORS" || f.kind == "Preflight") && reached {
-				t.Errorf("%s reached the upstream as %s", f.kind, res.Header.Get("X-Upstream-Path"))
+			if (refused || f.Kind == "CORS" || f.Kind == "Preflight") && reached {
+				t.Errorf("%s reached the upstream as %s", f.Kind, res.Header.Get("X-Upstream-Path"))
 			}
 			// Only the API (a DELETE, or a PUT with a body, which these lack)
 			// and a confirmed DeleteBucket may drop the configuration.
 			dropped := !configured(t, tc)
-			mayDrop := f.kind == "DeleteBucket" && bucketOf(f) == "bucket" || f.kind == "CORS" && f.method == http.MethodDelete && bucketOf(f) == "bucket"
+			mayDrop := f.Kind == "DeleteBucket" && bucketOf(f) == "bucket" || f.Kind == "CORS" && f.Method == http.MethodDelete && bucketOf(f) == "bucket"
 			if dropped != mayDrop {
 				t.Errorf("configuration dropped = %v, want %v", dropped, mayDrop)
 			}
@@ -137,11 +123,11 @@ func TestRequestForms(t *testing.T) {
 }
 
 // bucketOf is the bucket a form names, path-style or virtual-hosted.
-func bucketOf(f requestForm) string {
-	if b, ok := strings.CutSuffix(strings.Split(f.host, ":")[0], ".s3.example.com"); ok {
+func bucketOf(f requestforms.Form) string {
+	if b, ok := strings.CutSuffix(strings.Split(f.Host, ":")[0], ".s3.example.com"); ok {
 		return strings.ToLower(b)
 	}
-	b, _, _ := strings.Cut(strings.TrimPrefix(f.target, "/"), "/")
+	b, _, _ := strings.Cut(strings.TrimPrefix(f.Target, "/"), "/")
 	b, _, _ = strings.Cut(b, "?")
 	return b
 }

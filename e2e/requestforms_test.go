@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -16,6 +15,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/s3cors/caddy-s3-cors/internal/requestforms"
 )
 
 // TestRequestForms sends the request forms of s3/testdata/request-forms.txt
@@ -45,26 +46,18 @@ func TestRequestForms(t *testing.T) {
 // the proxy is not told about.
 const storeVhostDomain = "other.example"
 
-// requestForm is one line of the forms list: KIND METHOD TARGET [HOST].
-type requestForm struct{ kind, method, target, host string }
+// requestForm is one form of the list, sent to a store.
+type requestForm struct{ requestforms.Form }
 
 func loadRequestForms(t *testing.T) []requestForm {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(repoRoot, "s3", "testdata", "request-forms.txt"))
+	list, err := requestforms.Load(filepath.Join(repoRoot, "s3", "testdata", "request-forms.txt"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var forms []requestForm
-	for line := range strings.Lines(string(data)) {
-		f := strings.Fields(line)
-		if len(f) == 0 || strings.HasPrefix(f[0], "#") {
-			continue
-		}
-		form := requestForm{kind: f[0], method: f[1], target: f[2]}
-		if len(f) == 4 {
-			form.host = f[3]
-		}
-		forms = append(forms, form)
+	forms := make([]requestForm, len(list))
+	for i, f := range list {
+		forms[i] = requestForm{f}
 	}
 	return forms
 }
@@ -72,21 +65,21 @@ func loadRequestForms(t *testing.T) []requestForm {
 // deletesBucketByDesign: these forms are forwarded and delete the bucket
 // at a store that runs them as DeleteBucket, as they should.
 func (f requestForm) deletesBucketByDesign() bool {
-	return f.kind == "DeleteBucket" || f.kind == "MayDeleteBucket"
+	return f.Kind == "DeleteBucket" || f.Kind == "MayDeleteBucket"
 }
 
 // at fills the form in for the test: its bucket names become bucket and
 // other, its hosts the proxy's.
 func (f requestForm) at(px *proxy, bucket, other string) (target, host string) {
-	target = strings.ReplaceAll(f.target, "/bucket", "/"+bucket)
+	target = strings.ReplaceAll(f.Target, "/bucket", "/"+bucket)
 	target = strings.ReplaceAll(target, "/other", "/"+other)
 	port := strconv.Itoa(px.cfg.Port)
 	switch {
-	case f.host == "" || strings.HasPrefix(f.host, "127.0.0.1"):
+	case f.Host == "" || strings.HasPrefix(f.Host, "127.0.0.1"):
 		host = px.Host
-	case strings.HasPrefix(f.host, "BUCKET."):
+	case strings.HasPrefix(f.Host, "BUCKET."):
 		host = strings.ToUpper(bucket) + "." + vhostSuffix + ":" + port
-	case strings.HasSuffix(strings.Split(f.host, ":")[0], ".s3.example.com"):
+	case strings.HasSuffix(strings.Split(f.Host, ":")[0], ".s3.example.com"):
 		host = bucket + "." + vhostSuffix + ":" + port
 	default: // a host of no virtual host suffix of the proxy: the store's own domain
 		host = bucket + "." + storeVhostDomain + ":" + port
@@ -115,23 +108,23 @@ func testFormsCanary(t *testing.T, kind string, forms []requestForm) {
 	doc := corsXML(appRules)
 
 	for _, f := range forms {
-		if f.deletesBucketByDesign() || kind == gofakes3 && f.method != http.MethodDelete {
+		if f.deletesBucketByDesign() || kind == gofakes3 && f.Method != http.MethodDelete {
 			// gofakes3 misroutes DELETEs only; its PUTs would fill the
 			// bucket with objects and hide a DeleteBucket behind
 			// BucketNotEmpty.
 			continue
 		}
 		target, host := f.at(px, bucket, other)
-		t.Run(f.kind+" "+f.method+" "+f.target+" "+f.host, func(t *testing.T) {
+		t.Run(f.Kind+" "+f.Method+" "+f.Target+" "+f.Host, func(t *testing.T) {
 			var body []byte
-			if f.method == http.MethodPut {
+			if f.Method == http.MethodPut {
 				body = doc
 			}
-			res := sendRawSigned(t, px.Host, f.method, target, host, body)
+			res := sendRawSigned(t, px.Host, f.Method, target, host, body)
 			if res.status >= 500 {
 				t.Errorf("status %d:\n%s", res.status, res)
 			}
-			if code, ok := strings.CutPrefix(f.kind, "Refused/"); ok {
+			if code, ok := f.Refused(); ok {
 				if e, err := parseS3Error(res.body); err != nil || e.get("Code") != code {
 					t.Errorf("want a refusal with %s, got:\n%s", code, res)
 				}

@@ -4,9 +4,10 @@ import (
 	"bufio"
 	"cmp"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
+
+	"github.com/s3cors/caddy-s3-cors/internal/requestforms"
 )
 
 // requestForm is one form of testdata/request-forms.txt: a request line
@@ -17,32 +18,21 @@ type requestForm struct {
 	code                 string // S3 error code of a refused form
 }
 
-// loadRequestForms reads testdata/request-forms.txt, the list that
-// docs/request-forms.md explains; the caddymodule and e2e tests send the
-// same forms.
+// loadRequestForms reads the list that docs/request-forms.md explains; the
+// caddymodule and e2e tests send the same forms.
 func loadRequestForms(t *testing.T) []requestForm {
 	t.Helper()
-	data, err := os.ReadFile("testdata/request-forms.txt")
+	list, err := requestforms.Load("testdata/request-forms.txt")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var forms []requestForm
-	for line := range strings.Lines(string(data)) {
-		fields := strings.Fields(line)
-		if len(fields) == 0 || strings.HasPrefix(fields[0], "#") {
-			continue
-		}
-		if len(fields) < 3 || len(fields) > 4 {
-			t.Fatalf("bad line %q", line)
-		}
-		f := requestForm{method: fields[1], target: fields[2], host: "127.0.0.1:9000"}
-		if len(fields) == 4 {
-			f.host = fields[3]
-		}
-		if code, ok := strings.CutPrefix(fields[0], "Refused/"); ok {
+	for _, l := range list {
+		f := requestForm{method: l.Method, target: l.Target, host: cmp.Or(l.Host, "127.0.0.1:9000")}
+		if code, ok := l.Refused(); ok {
 			f.kind, f.code = KindRefused, code
-		} else if f.kind = kindNamed(fields[0]); f.kind == KindRefused {
-			t.Fatalf("unknown kind in %q", line)
+		} else if f.kind = kindNamed(l.Kind); f.kind == KindRefused {
+			t.Fatalf("unknown kind %q", l.Kind)
 		}
 		forms = append(forms, f)
 	}
