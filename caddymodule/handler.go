@@ -328,7 +328,7 @@ func (h *Handler) serveProxied(w http.ResponseWriter, r *http.Request, c s3.Clas
 		h.dropDeletedBucket(r, t.Bucket)
 	case s3.KindMayDeleteBucket:
 		if h.buckets != nil && h.store().Lookup(t.Bucket) != nil {
-			if exists, err := h.buckets.exists(r.Context(), t.Bucket); err == nil && !exists {
+			if exists, askErr := h.buckets.exists(r.Context(), t.Bucket); askErr == nil && !exists {
 				h.dropDeletedBucket(r, t.Bucket)
 			}
 		}
