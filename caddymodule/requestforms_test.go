@@ -28,31 +28,49 @@ func loadRequestForms(t *testing.T) []requestforms.Form {
 }
 
 // rawDo sends one request line as written, over a new connection: Go's
-// client would drop a '#' and clean the target.
+// client would drop a '#' and clean the target. Right after a config load
+// the replaced server may still close a connection it accepted; the
+// request is sent again on a new one, as do does.
 func rawDo(t *testing.T, method, target, host string, header ...string) (*http.Response, string) {
 	t.Helper()
-	conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", httpPort), 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\nContent-Length: 0\r\n", method, target, host)
 	for i := 0; i+1 < len(header); i += 2 {
 		fmt.Fprintf(&b, "%s: %s\r\n", header[i], header[i+1])
 	}
 	b.WriteString("\r\n")
-	if _, err := io.WriteString(conn, b.String()); err != nil {
-		t.Fatal(err)
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		var (
+			res  *http.Response
+			body string
+		)
+		if res, body, err = rawRoundTrip(method, b.String()); err == nil {
+			return res, body
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s %s: %v", method, target, err)
+	return nil, ""
+}
+
+func rawRoundTrip(method, request string) (*http.Response, string, error) {
+	conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", httpPort), 5*time.Second)
+	if err != nil {
+		return nil, "", err
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(conn, request); err != nil {
+		return nil, "", err
 	}
 	res, err := http.ReadResponse(bufio.NewReader(conn), &http.Request{Method: method})
 	if err != nil {
-		t.Fatalf("%s %s: %v", method, target, err)
+		return nil, "", err
 	}
-	body, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	return res, string(body)
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	return res, string(body), err
 }
 
 // anyHostCaddyfile serves the test site for every Host, so that virtual
