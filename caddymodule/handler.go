@@ -196,38 +196,58 @@ func (h *Handler) Validate() error {
 	return nil
 }
 
-// ServeHTTP routes a request: the ?cors API and preflights are answered
-// here, everything else goes to next with its CORS headers rewritten.
+// ServeHTTP routes a request as s3.Classify reads it: the ?cors API and
+// preflights are answered here, requests that S3 and the store could read
+// differently are refused, everything else goes to next with its CORS
+// headers rewritten.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	t := s3.ResolveTarget(r, h.VirtualHostSuffixes)
-	if t.Bucket == "" {
-		if r.Method == http.MethodOptions {
-			// S3 refuses preflights to the service endpoint.
-			h.servePreflight(w, r, t)
-			return nil
+	c := s3.Classify(r, h.VirtualHostSuffixes)
+	t := c.Target
+	if t.Bucket != "" {
+		h.app.shared.waitReady(r.Context())
+		if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
+			repl.Set("http.s3_cors.bucket", t.Bucket)
 		}
+	}
+
+	switch c.Kind {
+	case s3.KindPreflight:
+		// Every OPTIONS is a preflight, also one for a ?cors call that a
+		// web page makes (S3 has no OPTIONS operation); S3 refuses
+		// preflights to the service endpoint.
+		h.servePreflight(w, r, t)
+		return nil
+	case s3.KindRefused:
+		h.serveRefusal(w, r, c)
+		return nil
+	case s3.KindCORS:
+		h.serveAPI(w, r, t)
+		return nil
+	case s3.KindService:
 		// S3 adds no CORS headers to requests that name no bucket, such
 		// as ListBuckets (spec C.1 step 2): the upstream's are removed and
 		// none are added.
 		_, err := h.forward(w, r, next, cors.Decision{})
 		return err
 	}
-	h.app.shared.waitReady(r.Context())
-	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
-		repl.Set("http.s3_cors.bucket", t.Bucket)
-	}
+	return h.serveProxied(w, r, c, next)
+}
 
-	switch {
-	case r.Method == http.MethodOptions:
-		// Every OPTIONS is a preflight, also one for a ?cors call that a
-		// web page makes (S3 has no OPTIONS operation).
-		h.servePreflight(w, r, t)
-		return nil
-	case s3.IsCORSSubresource(r, t):
-		h.serveAPI(w, r, t)
-		return nil
+// serveRefusal answers a request that must not reach the upstream with its
+// S3 error. Like the API's answers, it carries the bucket's CORS headers,
+// so that a page allowed to read the bucket can read why.
+func (h *Handler) serveRefusal(w http.ResponseWriter, r *http.Request, c s3.Classification) {
+	if c.Target.Bucket != "" {
+		if policy := h.store().Lookup(c.Target.Bucket); policy != nil {
+			policy.Actual(cors.NewRequest(r.Method, r.Header)).WriteHeaders(w.Header())
+		}
 	}
-	return h.serveProxied(w, r, t, next)
+	ids := s3.NewIDs()
+	if ce := h.logger.Check(zap.DebugLevel, "request refused: S3 and the store could read it differently"); ce != nil {
+		ce.Write(zap.String("method", r.Method), zap.String("uri", r.RequestURI),
+			zap.String("code", c.Err.Code), zap.String("request_id", ids.RequestID))
+	}
+	s3.WriteError(w, ids, c.Err)
 }
 
 // store is where the bucket configurations live.
@@ -313,31 +333,54 @@ func (h *Handler) bucketExists(r *http.Request, bucket string) bool {
 
 // serveProxied passes r to next and rewrites the CORS headers of the
 // response (spec C).
-func (h *Handler) serveProxied(w http.ResponseWriter, r *http.Request, t s3.Target, next caddyhttp.Handler) error {
+func (h *Handler) serveProxied(w http.ResponseWriter, r *http.Request, c s3.Classification, next caddyhttp.Handler) error {
+	t := c.Target
 	var d cors.Decision
 	if policy := h.store().Lookup(t.Bucket); policy != nil {
 		d = policy.Actual(cors.NewRequest(r.Method, r.Header))
 	}
 	status, err := h.forward(w, r, next, d)
+	if status < 200 || status >= 300 {
+		return err
+	}
 
-	// CreateBucket and DeleteBucket through the proxy change what the
-	// upstream would answer about the bucket: forget the cached answer.
-	bucketOp := t.Key == "" && r.URL.RawQuery == "" && status >= 200 && status < 300
-	if bucketOp && h.buckets != nil && (r.Method == http.MethodPut || r.Method == http.MethodDelete) {
+	// A PUT or DELETE at a bucket root may have created or deleted the
+	// bucket, also one with a sub-resource the store does not know (which
+	// gofakes3 takes as CreateBucket or DeleteBucket): forget the cached
+	// answer.
+	if t.Key == "" && (r.Method == http.MethodPut || r.Method == http.MethodDelete) && h.buckets != nil {
 		h.buckets.forget(t.Bucket)
 	}
 	// S3 deletes a bucket's CORS configuration with the bucket; do the same
 	// when the upstream confirms a DeleteBucket, so that a new bucket of
-	// that name does not inherit it.
-	if bucketOp && r.Method == http.MethodDelete && h.store().Lookup(t.Bucket) != nil {
-		ctx, cancel := writeContext(r)
-		defer cancel()
-		if _, derr := h.store().Delete(ctx, t.Bucket, "DeleteBucket"); derr != nil {
-			h.logger.Error("removing the CORS configuration of a deleted bucket",
-				zap.String("bucket", t.Bucket), zap.Error(derr))
+	// that name does not inherit it. Where S3 would have run another
+	// operation, the upstream is asked whether the bucket is gone; without
+	// an upstream to ask, the configuration stays, as S3 keeps it.
+	switch c.Kind {
+	case s3.KindDeleteBucket:
+		h.dropDeletedBucket(r, t.Bucket)
+	case s3.KindMayDeleteBucket:
+		if h.buckets != nil && h.store().Lookup(t.Bucket) != nil {
+			if exists, askErr := h.buckets.exists(r.Context(), t.Bucket); askErr == nil && !exists {
+				h.dropDeletedBucket(r, t.Bucket)
+			}
 		}
 	}
 	return err
+}
+
+// dropDeletedBucket removes the configuration of a bucket the upstream has
+// deleted.
+func (h *Handler) dropDeletedBucket(r *http.Request, bucket string) {
+	if h.store().Lookup(bucket) == nil {
+		return
+	}
+	ctx, cancel := writeContext(r)
+	defer cancel()
+	if _, err := h.store().Delete(ctx, bucket, "DeleteBucket"); err != nil {
+		h.logger.Error("removing the CORS configuration of a deleted bucket",
+			zap.String("bucket", bucket), zap.Error(err))
+	}
 }
 
 // forward passes r to next and gives the response the CORS headers of d,

@@ -15,7 +15,7 @@ import (
 
 // newBenchHandler is a provisioned handler without Caddy around it: its
 // store on a temporary file system storage holds one configuration.
-func newBenchHandler(b *testing.B) *Handler {
+func newBenchHandler(b testing.TB) *Handler {
 	b.Helper()
 	shared := newSharedStore(&certmagic.FileStorage{Path: b.TempDir()}, DefaultKeyPrefix, zap.NewNop())
 	b.Cleanup(func() { _ = shared.Destruct() })

@@ -1,5 +1,7 @@
 // Package s3 speaks the S3 wire protocol for the CORS gateway: it finds the
-// bucket a request addresses, recognises the ?cors sub-resource, verifies AWS
-// Signature Version 4 and the integrity headers of a body, and writes errors as
-// Amazon S3 does, byte for byte. It knows nothing of Caddy or of CORS rules.
+// bucket a request addresses and classifies the request as S3 and the stores
+// behind read it (the ?cors API, DeleteBucket, what must be refused),
+// verifies AWS Signature Version 4 and the integrity headers of a body, and
+// writes errors as Amazon S3 does, byte for byte. It knows nothing of Caddy
+// or of CORS rules.
 package s3

@@ -67,8 +67,9 @@ func (e *Error) Get(name string) string {
 
 // Resource types that S3 names in MethodNotAllowed and AccessForbidden.
 const (
-	ResourceBucket = "BUCKET"
-	ResourceObject = "OBJECT"
+	ResourceBucket  = "BUCKET"
+	ResourceObject  = "OBJECT"
+	ResourceService = "SERVICE"
 )
 
 func newError(status int, code, message string, extra ...Field) *Error {
@@ -113,6 +114,43 @@ func ErrMethodNotAllowed(method, resourceType string) *Error {
 	return newError(http.StatusMethodNotAllowed, "MethodNotAllowed",
 		"The specified method is not allowed against this resource.",
 		Field{"Method", method}, Field{"ResourceType", resourceType})
+}
+
+// Refusals of a request target (Classify; docs/request-forms.md says why
+// each form gets which).
+
+// ErrInvalidURI refuses a target that cannot be read one way only (AWS error
+// table). S3 itself answers a bad percent escape with a bare 400 "Invalid
+// URI: isHexDigit" before any routing (versitygw#2070).
+func ErrInvalidURI() *Error {
+	return newError(http.StatusBadRequest, "InvalidURI", "Couldn't parse the specified URI.")
+}
+
+// ErrConflictingQueryParameters refuses a request that names two
+// sub-resources, such as ?cors&tagging. names are sorted; S3 lists them so
+// and names the first as the argument (recorded from S3 by S3-compatible
+// servers' tests, versitygw's among them).
+func ErrConflictingQueryParameters(names []string) *Error {
+	first := ""
+	if len(names) > 0 {
+		first = names[0]
+	}
+	return errInvalidArgument("Conflicting query string parameters: "+strings.Join(names, ", "), "ResourceType", first)
+}
+
+// ErrCORSOnKey refuses the cors sub-resource on a key, which stores execute
+// as an object operation; the text follows S3's own for ?versions on a key.
+func ErrCORSOnKey() *Error {
+	return ErrInvalidRequest("There is no such thing as the ?cors sub-resource for a key")
+}
+
+// ErrCORSWithoutBucket refuses the cors sub-resource on a target that names
+// no bucket, such as /?cors on a host that is no virtual host of this
+// gateway: a store that does its own virtual hosting would take it as a
+// ?cors call.
+func ErrCORSWithoutBucket() *Error {
+	return ErrInvalidRequest("The ?cors sub-resource needs a bucket: name it in the path, " +
+		"or in a host name under one of the gateway's virtual host suffixes")
 }
 
 // ErrInvalidRequest is S3's InvalidRequest with the given message, for the

@@ -27,7 +27,7 @@ type seen struct {
 	cred        *Credential
 	err         *Error
 	target      Target
-	cors        bool // IsCORSSubresource
+	cors        bool // classified as a ?cors call
 }
 
 // gateway is a loopback server that does what the Caddy handler will do for
@@ -54,7 +54,7 @@ func newGateway(t *testing.T, creds ...Credential) *gateway {
 
 func (g *gateway) serve(w http.ResponseWriter, r *http.Request) {
 	s := seen{method: r.Method, uri: r.RequestURI, header: r.Header.Clone(), target: ResolveTarget(r, nil)}
-	s.cors = IsCORSSubresource(r, s.target)
+	s.cors = Classify(r, nil).Kind == KindCORS
 	body, err := ReadBody(r, 64<<10)
 	s.body = body
 	if err == nil {

@@ -107,23 +107,3 @@ var (
 	reservedBucketPrefixes = []string{"xn--", "sthree-", "amzn-s3-demo-"}
 	reservedBucketSuffixes = []string{"-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"}
 )
-
-// IsCORSSubresource reports whether r addresses the cors sub-resource of
-// t.Bucket, in any form clients send: `?cors`, `?cors=`, a trailing slash
-// (`/bucket/?cors`), next to other parameters or presigned-URL parameters
-// (`?cors&X-Amz-Algorithm=...`). Only the bucket root has one: `/b/key?cors`
-// is an object request with an unknown parameter.
-func IsCORSSubresource(r *http.Request, t Target) bool {
-	if t.Bucket == "" || t.Key != "" {
-		return false
-	}
-	for q := r.URL.RawQuery; q != ""; {
-		var pair string
-		pair, q, _ = strings.Cut(q, "&")
-		name, _, _ := strings.Cut(pair, "=")
-		if name == "cors" {
-			return true
-		}
-	}
-	return false
-}
