@@ -602,27 +602,25 @@ func testSignatureAttacks(t *testing.T, s *stack) {
 	// signed call from replay is TLS and that window.
 	t.Run("replay after the configuration changed", func(t *testing.T) {
 		rulesA := []corsRule{{ID: "captured", AllowedMethods: []string{"GET"}, AllowedOrigins: []string{"https://captured.example"}}}
-		docA := corsXML(rulesA)
-		captured := rawRequest{method: http.MethodPut, url: s.corsURL(other), body: docA, creds: &rootCreds}.build(t)
-		replay := resend(t, captured, docA)
-		if r := send(t, captured); r.status != http.StatusOK {
-			t.Fatalf("the captured PUT: want 200, got:\n%s", r)
+		for _, c := range []struct {
+			method string
+			body   []byte
+			status int
+			after  []byte // GetBucketCors after the replay
+		}{
+			{http.MethodPut, corsXML(rulesA), http.StatusOK, canonicalCORS(rulesA)},
+			{http.MethodDelete, nil, http.StatusNoContent, nil},
+		} {
+			captured := rawRequest{method: c.method, url: s.corsURL(other), body: c.body, creds: &rootCreds}.build(t)
+			replay := resend(t, captured, c.body)
+			if r := send(t, captured); r.status != c.status {
+				t.Fatalf("the captured %s: want %d, got:\n%s", c.method, c.status, r)
+			}
+			s.s3.putCORS(t, other, appRules)
+			if r := send(t, replay); r.status != c.status {
+				t.Errorf("the replayed %s: want %d, as S3 answers within the skew window, got:\n%s", c.method, c.status, r)
+			}
+			assertStored(t, s.proxy.URL, other, c.after)
 		}
-		s.s3.putCORS(t, other, appRules)
-		if r := send(t, replay); r.status != http.StatusOK {
-			t.Errorf("the replayed PUT: want 200, as S3 answers within the skew window, got:\n%s", r)
-		}
-		assertStored(t, s.proxy.URL, other, canonicalCORS(rulesA))
-
-		del := rawRequest{method: http.MethodDelete, url: s.corsURL(other), creds: &rootCreds}.build(t)
-		delReplay := resend(t, del, nil)
-		if r := send(t, del); r.status != http.StatusNoContent {
-			t.Fatalf("the captured DELETE: want 204, got:\n%s", r)
-		}
-		s.s3.putCORS(t, other, appRules)
-		if r := send(t, delReplay); r.status != http.StatusNoContent {
-			t.Errorf("the replayed DELETE: want 204, as S3 answers within the skew window, got:\n%s", r)
-		}
-		assertStored(t, s.proxy.URL, other, nil)
 	})
 }

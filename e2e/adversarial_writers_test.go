@@ -34,6 +34,18 @@ func racingDocuments() [][]corsRule {
 	return docs
 }
 
+// statusOf sends req with c and returns the status, the body read and
+// dropped: for requests whose answer is the status alone.
+func statusOf(c *http.Client, req *http.Request) (int, error) {
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
 // race sends writer i's document through proxies[i % len(proxies)], all at
 // once, and fails unless every PUT is acknowledged.
 func race(t *testing.T, proxies []*proxy, bucket string, docs [][]corsRule) {
@@ -49,14 +61,7 @@ func race(t *testing.T, proxies []*proxy, bucket string, docs [][]corsRule) {
 	for i := range reqs {
 		wg.Go(func() {
 			<-start
-			resp, err := httpClient.Do(reqs[i])
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			statuses[i] = resp.StatusCode
+			statuses[i], errs[i] = statusOf(httpClient, reqs[i])
 		})
 	}
 	close(start)

@@ -22,7 +22,6 @@ package e2e
 // until it is built.
 
 import (
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"io"
@@ -198,7 +197,10 @@ func testStoreKilledMidDownload(t *testing.T, s *stack, bucket string) {
 	s.direct.putObject(t, bucket, "large.bin", obj)
 
 	// The tap sends the first part and holds the rest back until the store
-	// is dead, so that most of the object is still at the store.
+	// is dead, so that most of the object is still at the store. The client
+	// reads half of that part first: Caddy may keep the last few KB of what
+	// it was sent in its response buffer, which it flushes only as more
+	// comes.
 	gate := s.tap.gate(http.MethodGet, "/"+bucket+"/large.bin", part)
 	resp, err := faultClient.Do(corsRequest(t, http.MethodGet, s.s3.presignGet(t, bucket, "large.bin"), appOrigin, "", ""))
 	if err != nil {
@@ -207,17 +209,16 @@ func testStoreKilledMidDownload(t *testing.T, s *stack, bucket string) {
 	}
 	defer resp.Body.Close()
 	assertExactCORS(t, resp.Header, readMatch())
-	got := sha256.New()
-	n, err := io.CopyN(got, resp.Body, part)
+	n, err := io.CopyN(io.Discard, resp.Body, part/2)
 	if err != nil {
 		close(gate.release)
-		t.Fatalf("the first %d bytes: %v", part, err)
+		t.Fatalf("the first %d bytes: %v", part/2, err)
 	}
 	_ = s.store.proc.cmd.Process.Kill()
 	<-s.store.proc.done
 	killed := time.Now()
 	close(gate.release)
-	rest, err := io.Copy(got, resp.Body)
+	rest, err := io.Copy(io.Discard, resp.Body)
 	n += rest
 	took := time.Since(killed)
 	t.Logf("the client read %d of %d bytes and then got %v, %v after the kill", n, size, err, took.Round(time.Millisecond))
@@ -346,9 +347,9 @@ func testStorageUnwritable(t *testing.T, s *stack, bucket string) {
 }
 
 // testProxyKilledDuringPuts kills the proxy (SIGKILL) while four clients
-// send PUTs for 40 buckets, then starts it again on the same storage.
+// send PUTs for 60 buckets, then starts it again on the same storage.
 func testProxyKilledDuringPuts(t *testing.T, s *stack) {
-	const writes, writers, killAfter = 40, 4, 12
+	const writes, writers, killAfter = 60, 4, 12
 	buckets := make([]string, writes)
 	docs := map[string][]byte{}
 	reqs := make([]*http.Request, writes)
@@ -365,11 +366,12 @@ func testProxyKilledDuringPuts(t *testing.T, s *stack) {
 	var enoughOnce sync.Once
 	// The kill lands while the proxy holds its storage lock around the
 	// change marker, the moment that leaves the most behind: the lock file
-	// a restarted instance finds.
+	// a restarted instance finds. If no lock shows within a few PUTs'
+	// time, the kill lands anyway.
 	lockedKill := make(chan bool, 1)
 	go func() {
 		<-enough
-		deadline := time.Now().Add(5 * time.Second)
+		deadline := time.Now().Add(50 * time.Millisecond)
 		for time.Now().Before(deadline) {
 			if locks, _ := filepath.Glob(filepath.Join(locksDir(t, s.proxy), "*.lock")); len(locks) > 0 {
 				_ = s.proxy.proc.cmd.Process.Kill()
@@ -390,14 +392,8 @@ func testProxyKilledDuringPuts(t *testing.T, s *stack) {
 	for range writers {
 		wg.Go(func() {
 			for i := range next {
-				resp, err := faultClient.Do(reqs[i])
-				if err != nil {
-					continue // cut short by the kill: not acknowledged
-				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != http.StatusOK {
-					continue
+				if status, err := statusOf(faultClient, reqs[i]); err != nil || status != http.StatusOK {
+					continue // cut short by the kill, or refused: not acknowledged
 				}
 				mu.Lock()
 				acked = append(acked, buckets[i])
@@ -416,6 +412,9 @@ func testProxyKilledDuringPuts(t *testing.T, s *stack) {
 	holding := <-lockedKill
 	<-s.proxy.proc.done
 	t.Logf("%d of %d PUTs acknowledged before the kill; killed while holding the marker lock: %v", len(acked), writes, holding)
+	if len(acked) == writes {
+		t.Errorf("every PUT was acknowledged before the kill took effect: it did not land mid-burst")
+	}
 	locks, _ := filepath.Glob(filepath.Join(locksDir(t, s.proxy), "*.lock"))
 	t.Logf("lock files left by the killed proxy: %v", locks)
 
@@ -445,20 +444,28 @@ func testProxyKilledDuringPuts(t *testing.T, s *stack) {
 		}
 	}
 
+	// The first PUTs after the restart, one after the other: each is timed,
+	// as a dead instance's lock can hold up more than the first.
+	const firstPuts = 3
 	s.proxy.start(t)
 	rules := []corsRule{{ID: "after the restart", AllowedMethods: []string{"GET"}, AllowedOrigins: []string{appOrigin}}}
-	r, took := timed(t, s.signedCORS(http.MethodPut, buckets[0], corsXML(rules)).build(t))
-	t.Logf("first PUT after the restart: %d after %v (lock files left: %d)", r.status, took.Round(time.Millisecond), len(locks))
-	if r.status != http.StatusOK {
-		t.Errorf("first PUT after the restart: want 200, got:\n%s", r)
+	var slowest time.Duration
+	for i, b := range buckets[:firstPuts] {
+		r, took := timed(t, s.signedCORS(http.MethodPut, b, corsXML(rules)).build(t))
+		t.Logf("PUT %d after the restart: %d after %v (lock files left by the kill: %d)", i+1, r.status, took.Round(time.Millisecond), len(locks))
+		if r.status != http.StatusOK {
+			t.Errorf("PUT %d after the restart: want 200, got:\n%s", i+1, r)
+		}
+		docs[b] = canonicalCORS(rules)
+		slowest = max(slowest, took)
 	}
-	docs[buckets[0]] = canonicalCORS(rules)
-	t.Run("[issue 8] the first PUT after a crash within 1 s", func(t *testing.T) {
-		if took > time.Second {
-			t.Errorf("the restarted proxy answered its first PUT after %v (lock files left by the kill: %v)", took.Round(time.Millisecond), locks)
+	t.Run("[issue 8] the first PUTs after a crash within 1 s", func(t *testing.T) {
+		if slowest > time.Second {
+			t.Errorf("the restarted proxy took up to %v to answer one of its first %d PUTs (lock files left by the kill: %v)",
+				slowest.Round(time.Millisecond), firstPuts, locks)
 		}
 	})
-	for _, b := range slices.Concat(acked, buckets[:1]) {
+	for _, b := range slices.Concat(acked, buckets[:firstPuts]) {
 		assertStored(t, s.proxy.URL, b, docs[b])
 	}
 }
