@@ -14,12 +14,13 @@ package e2e
 //     nothing, the last good configuration keeps serving, and PUT works once
 //     the storage does.
 //   - the proxy killed (SIGKILL) during a burst of PUTs and restarted on the
-//     same storage: every acknowledged PUT is there, no record is torn, and
-//     the first PUT is answered within 1 s (issue 8). A cluster instance
-//     killed on bucket_storage: cluster_test.go.
+//     same storage, the kill landing while the proxy holds its storage lock
+//     on the change marker: every acknowledged PUT is there, no record is
+//     torn or mixed, and each of the first three PUTs is answered within 1 s
+//     (issue 8). A cluster instance killed on bucket_storage: cluster_test.go.
 //
-// Subtests named "[issue 8] …" check behaviour issue 8 asks for; they fail
-// until it is built.
+// Subtests named "[issue 8] …" check behaviour issue 8 asks for that is
+// not built yet where the suite was written; they fail until it is.
 
 import (
 	"encoding/json"
