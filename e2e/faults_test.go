@@ -19,8 +19,8 @@ package e2e
 //     torn or mixed, and each of the first three PUTs is answered within 1 s
 //     (issue 8). A cluster instance killed on bucket_storage: cluster_test.go.
 //
-// Subtests named "[issue 8] …" check behaviour issue 8 asks for that is
-// not built yet where the suite was written; they fail until it is.
+// Subtests named "[issue 8] …" check behaviour issue 8 asks for; each
+// fails until that part of the issue is done.
 
 import (
 	"encoding/json"
