@@ -26,7 +26,8 @@ package e2e
 //     [OPEN], V16; 256 ASCII characters: testBadInput).
 //   - a 64 KB document whose canonical form is five times larger (quotes,
 //     apostrophes, '>' and tabs, which GetBucketCors escapes): stored, 200,
-//     returned in canonical form, and still there after a restart.
+//     returned in canonical form, and still there after a restart (named
+//     "[issue 8] …": it fails until that part of issue 8 is done).
 //   - unknown elements: at the root, in a foreign namespace inside a rule, a
 //     root in a foreign namespace (inside a rule: testBadInput): MalformedXML.
 //   - two roots, text after the root, a second XML declaration: MalformedXML.
@@ -290,7 +291,7 @@ func hostileDocumentCases(t *testing.T) []documentCase {
 		{name: "100 rules", body: corsXML(hundred), stored: canonicalCORS(hundred)},
 		{name: "ID of 255 two-byte characters", body: corsXML(idRules(255)), stored: canonicalCORS(idRules(255))},
 		{name: "ID of 256 two-byte characters", body: corsXML(idRules(256)), want: &wantError{status: http.StatusBadRequest}, openCode: true},
-		{name: "canonical form over 64 KB", body: bigCanonical,
+		{name: "[issue 8] canonical form over 64 KB", body: bigCanonical,
 			stored: canonicalCORS([]corsRule{{AllowedMethods: []string{"GET"}, AllowedOrigins: []string{escaped.String()}}}), restart: true},
 		{name: "unknown element at the root", body: []byte(`<CORSConfiguration><CORSRule>` + getRule + `</CORSRule><Extra/></CORSConfiguration>`), want: malformedXML()},
 		{name: "element of a foreign namespace", body: oneRule(getRule + `<x:AllowedOrigin xmlns:x="urn:evil">*</x:AllowedOrigin>`), want: malformedXML()},
