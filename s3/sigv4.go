@@ -105,7 +105,7 @@ func NewVerifier(region string, creds []Credential) *Verifier {
 func (v *Verifier) Verify(r *http.Request, payload []byte) (*Credential, *Error) {
 	rawPath, rawQuery := rawTarget(r)
 	query, _ := url.ParseQuery(rawQuery) // a pair that does not parse is not signable either
-	auth := r.Header.Get("Authorization")
+	auth := fieldValue(r.Header, "Authorization")
 	switch {
 	case auth != "" && (query.Has(paramAlgorithm) || query.Has("Signature")):
 		return nil, ErrTwoAuthMechanisms(auth)
@@ -130,14 +130,14 @@ func (v *Verifier) verifyHeader(r *http.Request, rawPath, rawQuery, value string
 	if a.scope.region != v.Region {
 		return nil, headerForm.regionError(a.scope.region, v.Region)
 	}
-	payloadHash := r.Header.Get("X-Amz-Content-Sha256")
+	payloadHash := fieldValue(r.Header, "X-Amz-Content-Sha256")
 	if payloadHash == "" {
 		return nil, ErrMissingContentSHA256()
 	}
 	if err := checkPayloadHash(payloadHash); err != nil {
 		return nil, err
 	}
-	rawDate := r.Header.Get("X-Amz-Date")
+	rawDate := fieldValue(r.Header, "X-Amz-Date")
 	if rawDate == "" && r.Header.Get("Date") != "" {
 		return nil, ErrNotImplemented("Date")
 	}
@@ -179,7 +179,7 @@ func (v *Verifier) verifyPresigned(r *http.Request, rawPath, rawQuery string, qu
 	}
 	// A presigned URL signs no payload, unless the client also signed the
 	// x-amz-content-sha256 header.
-	payloadHash := r.Header.Get("X-Amz-Content-Sha256")
+	payloadHash := fieldValue(r.Header, "X-Amz-Content-Sha256")
 	if payloadHash == "" {
 		payloadHash = unsignedHash
 	} else if err := checkPayloadHash(payloadHash); err != nil {
@@ -293,6 +293,19 @@ func rebuild(r *http.Request, rawPath, rawQuery string, signedHeaders []string, 
 		req.Header[name] = values
 	}
 	return req
+}
+
+// fieldValue is the value of the header field name as S3 reads it: all of
+// its lines joined by commas (RFC 9110, 5.3). A request that repeats
+// X-Amz-Date or Authorization after signing thus fails as it does at S3,
+// where the signature covers every line, instead of being judged by its
+// first line alone.
+func fieldValue(h http.Header, name string) string {
+	values := h.Values(name)
+	if len(values) == 1 {
+		return values[0]
+	}
+	return strings.Join(values, ",")
 }
 
 // checkSignedHeaders applies S3's rules on what must be signed (host and

@@ -290,6 +290,13 @@ func TestVerifyHeader(t *testing.T) {
 		{name: "scope date not the request date", edit: setAuth("/20260314/", "/20260313/"),
 			want: &errorWant{400, "AuthorizationHeaderMalformed",
 				malformed + `Invalid credential date "20260313". This date is not the same as X-Amz-Date: "20260314".`, nil}},
+		{name: "a second X-Amz-Date added after signing", edit: func(r *http.Request) {
+			r.Header.Add("X-Amz-Date", r.Header.Get("X-Amz-Date"))
+		}, want: &errorWant{403, "AccessDenied", "AWS authentication requires a valid Date or x-amz-date header", nil}},
+		{name: "a second Authorization added after signing", edit: func(r *http.Request) {
+			r.Header.Add("Authorization", r.Header.Get("Authorization"))
+		}, want: &errorWant{400, "AuthorizationHeaderMalformed", malformed + `the authorization component "AWS4-HMAC-SHA256 ` +
+			`Credential=` + testAccessKey + `/20260314/us-east-1/s3/aws4_request" is malformed.`, nil}},
 		{name: "no x-amz-content-sha256", edit: setHeader("X-Amz-Content-Sha256", ""),
 			want: &errorWant{400, "InvalidRequest", "Missing required header for this request: x-amz-content-sha256", nil}},
 		{name: "x-amz-content-sha256 not a hash", edit: setHeader("X-Amz-Content-Sha256", bodyHash[1:]),
