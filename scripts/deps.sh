@@ -6,9 +6,9 @@
 #   - Debian packages: the clients the end-to-end tests drive (Debian's boto3
 #     and aws CLI v2, s3cmd), headless Chromium, wrk, curl;
 #   - the S3 stores the end-to-end tests start, built one after another with
-#     scripts/upstream.sh install (cold on 2 cores: versitygw ~2 min, MinIO
-#     ~6 min, gofakes3 ~40 s; cached afterwards outside the repository);
-#   - the Go modules of the main module and of bench/.
+#     scripts/upstream.sh install (which says how long each takes; cached
+#     afterwards outside the repository);
+#   - the dependencies of the three Go modules: the plugin, e2e/ and bench/.
 #
 #   --no-apt         skip the Debian packages (the demo needs none of them)
 #   --upstream NAME  build only this store (repeatable; default: all three)
@@ -90,5 +90,6 @@ for u in "${upstreams[@]}"; do
 	scripts/upstream.sh install "$u"
 done
 
-run go mod download
-(cd bench && run go mod download)
+for m in . e2e bench; do
+	(cd "$m" && run go mod download)
+done
