@@ -109,13 +109,24 @@ step demo.sh "[2/4] building ./caddy and the page's server: go build ./cmd/caddy
 work=$(mktemp -d "${TMPDIR:-/tmp}/s3cors-demo.XXXXXX")
 caddy_pid=
 page_pid=
+# stop_process stops a child: SIGTERM, then SIGKILL if it is still there
+# after 5 s (a signal that reaches a child between fork and exec is lost).
+stop_process() {
+	local pid=$1
+	kill "$pid" 2>/dev/null || return 0
+	for _ in $(seq 1 50); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -9 "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+}
 cleanup() {
 	trap - EXIT INT TERM
 	echo
 	echo "demo.sh: stopping" >&2
 	for pid in $caddy_pid $page_pid; do
-		kill "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
+		stop_process "$pid"
 	done
 	RUN_DIR="$work/run" PORT=$store_port scripts/upstream.sh stop "$store" || true
 	rm -rf "$work"
@@ -135,6 +146,21 @@ s3_request PUT "http://127.0.0.1:$store_port/$bucket"
 s3_request PUT "http://127.0.0.1:$store_port/$bucket/hello.txt" "$work/hello.txt"
 step_done demo.sh
 
+# wait_answers NAME URL PID LOG waits up to 10 s for URL to answer, and
+# fails with the log if it does not or the process exits.
+wait_answers() {
+	local name=$1 url=$2 pid=$3 log=$4 code
+	for _ in $(seq 1 100); do
+		code=$(curl -s -o /dev/null -m 1 -w '%{http_code}' "$url" || true)
+		[ "$code" != 000 ] && return 0
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "demo.sh: $name did not answer on $url; its log:" >&2
+	cat "$log" >&2
+	exit 1
+}
+
 # 4. The proxy and the page.
 step demo.sh "[4/4] starting the proxy (Caddyfile.example) on $endpoint and the page on $page"
 S3CORS_UPSTREAM=127.0.0.1:$store_port S3CORS_ACCESS_KEY=$S3_ACCESS_KEY S3CORS_SECRET_KEY=$S3_SECRET_KEY \
@@ -142,23 +168,11 @@ S3CORS_UPSTREAM=127.0.0.1:$store_port S3CORS_ACCESS_KEY=$S3_ACCESS_KEY S3CORS_SE
 	XDG_DATA_HOME="$work/data" XDG_CONFIG_HOME="$work/config" \
 	./caddy run --config Caddyfile.example --adapter caddyfile >"$work/caddy.log" 2>&1 &
 caddy_pid=$!
-code=000
-for _ in $(seq 1 100); do
-	code=$(curl -s -o /dev/null -m 1 -w '%{http_code}' "$endpoint/" || true)
-	[ "$code" != 000 ] && break
-	if ! kill -0 "$caddy_pid" 2>/dev/null; then
-		break
-	fi
-	sleep 0.1
-done
-if [ "$code" = 000 ]; then
-	echo "demo.sh: caddy did not answer on $endpoint; its log:" >&2
-	cat "$work/caddy.log" >&2
-	exit 1
-fi
+wait_answers caddy "$endpoint/" "$caddy_pid" "$work/caddy.log"
 AWS_ACCESS_KEY_ID=$S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$S3_SECRET_KEY \
 	"$work/browser-upload" -listen "127.0.0.1:$page_port" -endpoint "$endpoint" -bucket "$bucket" >"$work/page.log" 2>&1 &
 page_pid=$!
+wait_answers "the page's server" "http://127.0.0.1:$page_port/" "$page_pid" "$work/page.log"
 step_done demo.sh
 
 cat >"$work/cors.json" <<EOF
