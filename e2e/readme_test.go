@@ -50,9 +50,10 @@ package e2e
 // under `bash -eo pipefail` as a process group of its own, with a time
 // limit, and fails on a non-zero exit. Its environment is a newcomer's:
 // HOME is an empty directory (no ~/.aws, ~/.s3cfg or ~/go of this machine's),
-// and only PATH, the locale, proxy settings, CI and the locations of this
-// machine's Go and store caches (so builds are warm) come from the test's
-// environment. Processes a session leaves running are stopped when it ends.
+// and only PATH, the locale, proxy settings, CI, pyenv's root, Go's settings
+// (GOPATH and GOBIN excepted) and the locations of this machine's Go and
+// store caches (so builds are warm) come from the test's environment.
+// Processes a session leaves running are stopped when it ends.
 //
 // The commands use their fixed ports (readmePorts): a lock file keeps two
 // runs of this test on one machine apart, and the test fails when another
@@ -555,7 +556,8 @@ func newcomerEnv(t *testing.T, home string) []string {
 			strings.EqualFold(k, "http_proxy"), strings.EqualFold(k, "https_proxy"), strings.EqualFold(k, "no_proxy"),
 			k == "SSL_CERT_FILE", k == "SSL_CERT_DIR",
 			k == "PYENV_ROOT", k == "PYENV_VERSION",
-			strings.HasPrefix(k, "GO"):
+			// A newcomer's GOPATH and GOBIN are the defaults, under HOME.
+			strings.HasPrefix(k, "GO") && k != "GOPATH" && k != "GOBIN":
 			env = append(env, kv)
 		}
 	}
