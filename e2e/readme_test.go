@@ -250,6 +250,30 @@ func TestReadmeParser(t *testing.T) {
 	}
 }
 
+// TestStopGroup checks the harness's own process-group handling: a group
+// with a live process is listed and stopped, an ended one is not listed.
+func TestStopGroup(t *testing.T) {
+	cmd := exec.Command("bash", "-c", "sleep 60 & wait")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	pgid := cmd.Process.Pid
+	if left := stopGroup(pgid, 0); !strings.Contains(left, "sleep 60") {
+		t.Errorf("stopGroup listed %q, want the sleep", left)
+	}
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		t.Fatal("stopGroup left the group running")
+	}
+	if left := stopGroup(pgid, 0); left != "" {
+		t.Errorf("after the group ended, stopGroup listed %q", left)
+	}
+}
+
 func TestReadmeCommands(t *testing.T) {
 	for _, tool := range [][]string{
 		{"bash", "--version"}, {"git", "--version"}, {"curl", "--version"}, {"openssl", "version"},
@@ -801,19 +825,35 @@ func stopGroup(pgid int, grace time.Duration) string {
 	return left
 }
 
-// groupProcesses lists the live processes of a process group (pgid, pid,
-// ppid, state, elapsed time, command), empty if there are none. Zombies do
+// groupProcesses lists the live processes of a process group (pid, parent,
+// state and command line, from /proc), empty if there are none. Zombies do
 // not count: they have ended, only their parent has not yet waited for them.
 func groupProcesses(pgid int) string {
-	out, err := exec.Command("ps", "-e", "-o", "pgid=,pid=,ppid=,stat=,etime=,args=").Output()
+	entries, err := os.ReadDir("/proc")
 	if err != nil {
-		return fmt.Sprintf("(ps: %v)\n", err)
+		return fmt.Sprintf("(reading /proc: %v)\n", err)
 	}
 	var b strings.Builder
-	for line := range strings.Lines(string(out)) {
-		if f := strings.Fields(line); len(f) > 3 && f[0] == strconv.Itoa(pgid) && !strings.HasPrefix(f[3], "Z") {
-			b.WriteString(line)
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
 		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue // gone meanwhile
+		}
+		// pid (comm) state ppid pgrp ...; comm may hold spaces and parens.
+		i := strings.LastIndexByte(string(stat), ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(stat)[i+1:])
+		if len(f) < 3 || f[2] != strconv.Itoa(pgid) || f[0] == "Z" {
+			continue
+		}
+		cmdline, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		fmt.Fprintf(&b, "pid %d, parent %s, state %s: %s\n", pid, f[1], f[0], strings.ReplaceAll(strings.TrimRight(string(cmdline), "\x00"), "\x00", " "))
 	}
 	return b.String()
 }

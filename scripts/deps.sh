@@ -4,7 +4,8 @@
 # Installs everything the tests need on a fresh Debian machine of the
 # project's kind, and does nothing (quietly) when it is all there already:
 #   - Debian packages: the clients the end-to-end tests drive (Debian's boto3
-#     and aws CLI v2, s3cmd), headless Chromium, wrk, curl;
+#     and aws CLI v2, s3cmd), headless Chromium, wrk, curl, and openssl and git
+#     for the README commands;
 #   - the S3 stores the end-to-end tests start, built one after another with
 #     scripts/upstream.sh install (which says how long each takes; cached
 #     afterwards outside the repository);
@@ -57,7 +58,7 @@ run() {
 }
 
 if [ "$apt" = 1 ]; then
-	packages=(python3-boto3 awscli s3cmd chromium wrk curl)
+	packages=(python3-boto3 awscli s3cmd chromium wrk curl openssl git)
 	missing=()
 	for p in "${packages[@]}"; do
 		if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
