@@ -18,8 +18,8 @@
 #   6. stays in the foreground until Ctrl-C, then stops what it started.
 #
 # The store is versitygw by default. On a fresh machine (2 cores, empty Go
-# caches) the demo is up in about 4 minutes: 2 to build versitygw, 2 to
-# build Caddy; later runs take seconds. --store minio puts the proxy in
+# caches) the demo is up in 4 to 6 minutes: about 2 to build versitygw and 2
+# to build Caddy, more on a busy machine; later runs take seconds. --store minio puts the proxy in
 # front of MinIO's community edition, which has no bucket CORS at all; its
 # first build takes about 5 minutes more.
 #
