@@ -21,6 +21,9 @@ import (
 	"testing"
 	"text/template"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
 // Root credentials of every store the tests start. The proxy is configured
@@ -353,7 +356,7 @@ func startStore(t *testing.T, kind string, extraEnv ...string) *store {
 	data := t.TempDir()
 	s := &store{kind: kind, URL: "http://" + host, Host: host}
 	var env, argv []string
-	ready := func() bool { return httpStatus(s.URL+"/") != 0 }
+	answers := func() bool { return httpStatus(s.URL+"/") != 0 }
 	switch kind {
 	case versitygw:
 		env = []string{"ROOT_ACCESS_KEY=" + rootAccessKey, "ROOT_SECRET_KEY=" + rootSecretKey}
@@ -369,15 +372,33 @@ func startStore(t *testing.T, kind string, extraEnv ...string) *store {
 			bin, "server", data, "--quiet", "--address", host,
 			"--console-address", "127.0.0.1:" + strconv.Itoa(freePort(t)),
 		}
-		ready = func() bool { return httpStatus(s.URL+"/minio/health/ready") == http.StatusOK }
+		answers = func() bool { return httpStatus(s.URL+"/minio/health/ready") == http.StatusOK }
 	case gofakes3:
 		argv = []string{bin, "-backend", "memory", "-host", host, "-quiet"}
 	default:
 		t.Fatalf("unknown store %q", kind)
 	}
 	s.proc = startProcess(t, t, kind, append(env, extraEnv...), argv...)
-	waitReady(t, s.proc, ready)
+	waitReady(t, s.proc, func() bool { return answers() && acceptsBucketOperations(s.URL) })
 	return s
+}
+
+// readinessBucket is created and deleted again by the readiness probe.
+const readinessBucket = "e2e-readiness-probe"
+
+// acceptsBucketOperations reports whether the store at endpoint creates and
+// deletes a bucket. Answering is not enough: MinIO has said ready on its
+// health route and then refused CreateBucket with XMinioServerNotInitialized.
+func acceptsBucketOperations(endpoint string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c := newS3Client(endpoint, rootCreds)
+	bucket := aws.String(readinessBucket)
+	// The bucket may be left from an earlier probe whose delete failed, so
+	// only the delete decides.
+	_, _ = c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: bucket})
+	_, err := c.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: bucket})
+	return err == nil
 }
 
 func (s *store) stop() { s.proc.stop() }

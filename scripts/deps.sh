@@ -4,11 +4,12 @@
 # Installs everything the tests need on a fresh Debian machine of the
 # project's kind, and does nothing (quietly) when it is all there already:
 #   - Debian packages: the clients the end-to-end tests drive (Debian's boto3
-#     and aws CLI v2, s3cmd), headless Chromium, wrk, curl;
+#     and aws CLI v2, s3cmd), headless Chromium, wrk, curl, and openssl and git
+#     for the README commands;
 #   - the S3 stores the end-to-end tests start, built one after another with
-#     scripts/upstream.sh install (cold on 2 cores: versitygw ~2 min, MinIO
-#     ~6 min, gofakes3 ~40 s; cached afterwards outside the repository);
-#   - the Go modules of the main module and of bench/.
+#     scripts/upstream.sh install (which says how long each takes; cached
+#     afterwards outside the repository);
+#   - the dependencies of the three Go modules: the plugin, e2e/ and bench/.
 #
 #   --no-apt         skip the Debian packages (the demo needs none of them)
 #   --upstream NAME  build only this store (repeatable; default: all three)
@@ -57,7 +58,7 @@ run() {
 }
 
 if [ "$apt" = 1 ]; then
-	packages=(python3-boto3 awscli s3cmd chromium wrk curl)
+	packages=(python3-boto3 awscli s3cmd chromium wrk curl openssl git)
 	missing=()
 	for p in "${packages[@]}"; do
 		if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
@@ -90,5 +91,6 @@ for u in "${upstreams[@]}"; do
 	scripts/upstream.sh install "$u"
 done
 
-run go mod download
-(cd bench && run go mod download)
+for m in . e2e bench; do
+	(cd "$m" && run go mod download)
+done

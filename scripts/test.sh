@@ -4,10 +4,16 @@
 # The project's whole test run, the same locally and in CI:
 #   1. scripts/deps.sh (Debian clients, the S3 stores, Go modules);
 #   2. gofmt: fails on any unformatted Go file;
-#   3. go vet, for the main module and bench/;
-#   4. go test ./... for the main module: unit, caddytest integration and
-#      end-to-end tests (real stores, the project's own Caddy, real clients);
-#   5. the bench module: every benchmark once, for the checks each makes of
+#   3. go mod: each of the three Go modules (the plugin, e2e/, bench/) is
+#      tidy, and the plugin's go.mod requires only modules that a Caddy
+#      build with the plugin uses (test-only dependencies belong in e2e/ or
+#      bench/, so that xcaddy never pulls them);
+#   4. go vet, for the three modules;
+#   5. the plugin's tests under the race detector: unit and caddytest
+#      integration tests;
+#   6. the end-to-end tests (e2e/): real stores, the project's own Caddy,
+#      real clients and Chromium, and every command of every README;
+#   7. the bench module: every benchmark once, for the checks each makes of
 #      the answers it times (bench/run.sh measures).
 # Each phase's time is printed at the end.
 #
@@ -46,7 +52,7 @@ phase() {
 	# not apply inside a command that is followed by ||.
 	"$@" || rc=$?
 	local took=$((SECONDS - start))
-	timings+=("$(printf '%-22s %4ds%s' "$name" "$took" "$([ $rc -eq 0 ] || echo '  FAILED')")")
+	timings+=("$(printf '%-24s %4ds%s' "$name" "$took" "$([ $rc -eq 0 ] || echo '  FAILED')")")
 	echo "=== $name: ${took}s"
 	[ $rc -eq 0 ] || exit "$rc"
 }
@@ -64,16 +70,50 @@ check_gofmt() {
 	fi
 }
 
-go_vet() {
-	go vet ./... || return
-	(cd bench && go vet ./...)
+# Go modules of the repository, the plugin first.
+modules=(. e2e bench)
+
+check_go_mod() {
+	local m
+	for m in "${modules[@]}"; do
+		(cd "$m" && go mod tidy -diff) || {
+			echo "go mod: $m/go.mod or go.sum is not tidy: run 'go mod tidy' there" >&2
+			return 1
+		}
+	done
+	# The plugin's direct requirements against the modules its package and
+	# ./cmd/caddy (Caddy's standard modules) build from.
+	local required used extra
+	required=$(go mod edit -print | awk '
+		/^require \(/ { block = 1; next }
+		block && /^\)/ { block = 0; next }
+		block && !/\/\/ indirect/ { print $1 }
+		/^require [^(]/ && !/\/\/ indirect/ { print $2 }' | sort -u)
+	used=$(go list -deps -f '{{with .Module}}{{if not .Main}}{{.Path}}{{end}}{{end}}' . ./cmd/caddy | sort -u)
+	extra=$(comm -23 <(echo "$required") <(echo "$used"))
+	if [ -n "$extra" ]; then
+		echo "go mod: the plugin's go.mod requires modules no Caddy build with it uses (tests only?):" >&2
+		echo "$extra" >&2
+		return 1
+	fi
 }
 
-test_main() {
-	# The end-to-end package starts real processes and may build a store
-	# that deps.sh did not (it should have): allow well past go test's
-	# default of 10 minutes per package.
-	go test -count=1 -timeout 45m ./...
+go_vet() {
+	local m
+	for m in "${modules[@]}"; do
+		(cd "$m" && go vet ./...) || return
+	done
+}
+
+test_plugin() {
+	go test -race -count=1 -timeout 20m ./...
+}
+
+test_e2e() {
+	# The end-to-end tests start real processes and may build a store that
+	# deps.sh did not (it should have): allow well past go test's default
+	# of 10 minutes per package.
+	(cd e2e && go test -count=1 -timeout 45m ./...)
 }
 
 test_bench() {
@@ -84,6 +124,8 @@ test_bench() {
 
 phase deps scripts/deps.sh
 phase gofmt check_gofmt
+phase "go mod" check_go_mod
 phase "go vet" go_vet
-phase "go test (main)" test_main
+phase "go test (plugin, race)" test_plugin
+phase "go test (e2e)" test_e2e
 phase "go test (bench)" test_bench

@@ -12,8 +12,9 @@
 #   install  build the pinned version with `go install` into the binary cache
 #            (once per version; later calls return at once)
 #   path     print where the binary lives (built or not)
-#   start    install, then run it on 127.0.0.1:$PORT with a throw-away data
-#            dir, wait until it answers, and record its PID
+#   start    install, then run it in the background on 127.0.0.1:$PORT with
+#            a throw-away data dir, wait until it creates and deletes a
+#            bucket, and record its PID
 #   stop     stop the instance `start` recorded for NAME and $PORT, by PID,
 #            and remove its data dir
 #
@@ -26,6 +27,11 @@
 # The cache lives outside the repository because CI runs in a fresh clone:
 # ${XDG_CACHE_HOME:-$HOME/.cache}/caddy-s3-cors/bin/<name>-<version>.
 set -euo pipefail
+
+# shellcheck source=progress.sh
+source "$(dirname "$0")/progress.sh"
+# shellcheck source=s3request.sh
+source "$(dirname "$0")/s3request.sh"
 
 usage() {
 	sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0" >&2
@@ -42,21 +48,26 @@ RUN_DIR=${RUN_DIR:-"$cache_dir/run"}
 S3_ACCESS_KEY=${S3_ACCESS_KEY:-testadmin}
 S3_SECRET_KEY=${S3_SECRET_KEY:-testadmin-secret}
 
+# cold_build is how long `install` takes with empty Go caches on 2 cores
+# (downloading the store's modules and compiling them).
 case $name in
 versitygw)
 	mod=github.com/versity/versitygw/cmd/versitygw
 	ver=v1.8.0
 	default_port=7070
+	cold_build="about 2 min"
 	;;
 minio)
 	mod=github.com/minio/minio
 	ver=v0.0.0-20260212201848-7aac2a2c5b7c
 	default_port=9000
+	cold_build="about 5 min"
 	;;
 gofakes3)
 	mod=github.com/johannesboyne/gofakes3/cmd/gofakes3
 	ver=v1.2.0
 	default_port=9300
+	cold_build="about 30 s"
 	;;
 *)
 	echo "upstream.sh: unknown store '$name': use versitygw, minio or gofakes3" >&2
@@ -82,16 +93,17 @@ install_store() {
 	fi
 	local gobin
 	gobin=$(mktemp -d "$bin_dir/.build-$name.XXXXXX")
-	echo "upstream.sh: building $mod@$ver (cold on 2 cores: versitygw ~2 min, minio ~6 min, gofakes3 ~40 s)" >&2
+	step upstream.sh "building $name ($mod@$ver) into $bin_dir: $cold_build on 2 cores the first time, never again"
 	# go install with a version never reads the project's go.mod, so the
 	# store's dependencies (AGPL for MinIO) stay out of the project's graph.
-	if ! (cd "$gobin" && GOBIN="$gobin" GOWORK=off GOFLAGS="${GOFLAGS:-} -modcacherw" go install "$mod@$ver"); then
+	if ! (cd "$gobin" && GOBIN="$gobin" GOWORK=off GOFLAGS="${GOFLAGS:-} -modcacherw" with_heartbeat upstream.sh go install "$mod@$ver"); then
 		rm -rf "$gobin"
 		echo "upstream.sh: building $name failed; check that the Go module proxy is reachable and retry" >&2
 		exit 1
 	fi
 	mv "$gobin/$(basename "$mod")" "$bin"
 	rm -rf "$gobin"
+	step_done upstream.sh
 	exec 9>&-
 }
 
@@ -100,14 +112,25 @@ probe_ready() {
 	case $name in
 	minio)
 		code=$(curl -s -o /dev/null -m 2 -w '%{http_code}' "http://127.0.0.1:$PORT/minio/health/ready" || true)
-		[ "$code" = 200 ]
+		[ "$code" = 200 ] || return
 		;;
 	*)
 		# versitygw answers an unsigned GET / with 403: any answer means it is up.
 		code=$(curl -s -o /dev/null -m 2 -w '%{http_code}' "http://127.0.0.1:$PORT/" || true)
-		[ "$code" != 000 ]
+		[ "$code" != 000 ] || return
 		;;
 	esac
+	accepts_bucket_operations
+}
+
+# accepts_bucket_operations creates and deletes a bucket. Answering is not
+# enough: MinIO has said ready on its health route and then refused
+# CreateBucket with XMinioServerNotInitialized. The bucket may be left from
+# an earlier probe whose delete failed, so only the delete decides.
+accepts_bucket_operations() {
+	local url="http://127.0.0.1:$PORT/upstream-sh-readiness-probe"
+	s3_request PUT "$url" 2>/dev/null || true
+	s3_request DELETE "$url" 2>/dev/null
 }
 
 start_store() {
@@ -143,7 +166,8 @@ start_store() {
 	esac
 	local pid=$!
 	echo "$pid" >"$pid_file"
-	for _ in $(seq 1 300); do
+	local deadline=$((SECONDS + 60))
+	while [ $SECONDS -lt $deadline ]; do
 		if probe_ready; then
 			echo "upstream.sh: $name up on http://127.0.0.1:$PORT (pid $pid, log $log_file)" >&2
 			return 0
@@ -153,7 +177,7 @@ start_store() {
 		fi
 		sleep 0.1
 	done
-	echo "upstream.sh: $name did not come up on 127.0.0.1:$PORT; its log:" >&2
+	echo "upstream.sh: $name did not come up on 127.0.0.1:$PORT within a minute; its log:" >&2
 	cat "$log_file" >&2 || true
 	stop_store
 	exit 1

@@ -20,6 +20,7 @@ import (
 	"flag"
 	"fmt"
 	"log"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -67,9 +68,15 @@ func main() {
 	mux := http.NewServeMux()
 	mux.Handle("GET /", http.FileServerFS(page))
 	mux.HandleFunc("GET /presign", p.serveHTTP)
+	// Listen first, so that "open ..." is printed only for a page that is
+	// there.
+	l, err := net.Listen("tcp", *listen)
+	if err != nil {
+		log.Fatalf("browser-upload: %v (is the page already served there, by scripts/demo.sh for one? choose another -listen)", err)
+	}
 	_, port, _ := strings.Cut(*listen, ":")
 	log.Printf("browser-upload: open http://localhost:%s/ to upload to %s/%s", port, p.endpoint, p.bucket)
-	log.Fatal(http.ListenAndServe(*listen, mux))
+	log.Fatal(http.Serve(l, mux))
 }
 
 // presigner signs, for one bucket, the three requests the page makes.
