@@ -10,6 +10,7 @@ require (
 	github.com/aws/smithy-go v1.28.9
 	github.com/chromedp/cdproto v0.159.0
 	github.com/chromedp/chromedp v0.23.0
+	github.com/s3cors/caddy-s3-cors v0.0.0-00010101000000-000000000000
 )
 
 require (
