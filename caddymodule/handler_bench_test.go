@@ -34,7 +34,7 @@ func newBenchHandler(b testing.TB) *Handler {
 		b.Fatal(err)
 	}
 	return &Handler{
-		app:      &App{shared: shared, metrics: m},
+		app:      &App{shared: shared, metrics: m, defaults: new(configDefault)},
 		verifier: s3.NewVerifier("", nil),
 		logger:   zap.NewNop(),
 	}
