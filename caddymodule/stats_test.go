@@ -71,8 +71,8 @@ func TestStatsCountDecisions(t *testing.T) {
 	for range 3 {
 		serve(t, h, http.MethodOptions, "/photos/a.jpg", preflight("https://app.example", "PUT", "content-type")...)
 	}
-	serve(t, h, http.MethodOptions, "/photos/a.jpg", preflight("https://evil.test", "PUT")...)         // origin
-	serve(t, h, http.MethodOptions, "/photos/a.jpg", preflight("https://app.example", "DELETE")...)    // method
+	serve(t, h, http.MethodOptions, "/photos/a.jpg", preflight("https://evil.test", "PUT")...)          // origin
+	serve(t, h, http.MethodOptions, "/photos/a.jpg", preflight("https://app.example", "DELETE")...)     // method
 	serve(t, h, http.MethodOptions, "/photos/a.jpg", preflight("https://app.example", "PUT", "x-a")...) // header
 	serve(t, h, http.MethodOptions, "/photos/a.jpg", preflight("https://app.example", "PUT", strings.Repeat("x,", cors.MaxRequestHeadersSize))...)
 	serve(t, h, http.MethodOptions, "/photos/a.jpg", "Access-Control-Request-Method", "GET") // no Origin
@@ -83,7 +83,7 @@ func TestStatsCountDecisions(t *testing.T) {
 	serve(t, h, http.MethodPut, "/photos/a.jpg", "Origin", "https://app.example")
 	serve(t, h, http.MethodDelete, "/photos/a.jpg", "Origin", "https://app.example") // no rule has DELETE
 	serve(t, h, http.MethodGet, "/photos/a.jpg", "Origin", "https://evil.test")
-	serve(t, h, http.MethodGet, "/photos/a.jpg")                                      // not a CORS request: not counted
+	serve(t, h, http.MethodGet, "/photos/a.jpg") // not a CORS request: not counted
 
 	st := h.app.Stats("photos")
 	want := DecisionStats{
