@@ -243,6 +243,17 @@ func storeError(bucket string, err error) error {
 	return apiError(http.StatusInternalServerError, fmt.Errorf("bucket %q: %w", bucket, err))
 }
 
+// decodeRequest reads the JSON body of the route named what into v,
+// refusing fields v does not have.
+func decodeRequest(r *http.Request, v any, what string) error {
+	dec := json.NewDecoder(io.LimitReader(r.Body, maxRequestBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return apiError(http.StatusBadRequest, fmt.Errorf("decoding the %s request: %w", what, err))
+	}
+	return nil
+}
+
 func writeJSON(w http.ResponseWriter, v any) error {
 	w.Header().Set("Content-Type", "application/json")
 	enc := json.NewEncoder(w)
@@ -345,10 +356,8 @@ type RuleVerdict struct {
 
 func (a *API) explain(w http.ResponseWriter, r *http.Request, app *caddymodule.App) error {
 	var q ExplainRequest
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxRequestBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&q); err != nil {
-		return apiError(http.StatusBadRequest, fmt.Errorf("decoding the explain request: %w", err))
+	if err := decodeRequest(r, &q, "explain"); err != nil {
+		return err
 	}
 	if q.Bucket == "" {
 		return apiError(http.StatusBadRequest, errors.New("bucket is required"))
@@ -432,10 +441,8 @@ type ImportRequest struct {
 // buckets were refused or failed: the report says which.
 func (a *API) importConfigurations(w http.ResponseWriter, r *http.Request, app *caddymodule.App) error {
 	var q ImportRequest
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxRequestBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&q); err != nil {
-		return apiError(http.StatusBadRequest, fmt.Errorf("decoding the import request: %w", err))
+	if err := decodeRequest(r, &q, "import"); err != nil {
+		return err
 	}
 	if !q.FromUpstream {
 		return apiError(http.StatusBadRequest, errors.New("an import reads from the upstream: set from_upstream"))

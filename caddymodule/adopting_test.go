@@ -13,19 +13,6 @@ import (
 	"github.com/caddyserver/caddy/v2/caddytest"
 )
 
-// defaultCORSDoc is the default of the tests: reads and uploads from one
-// origin, as a MinIO whose global setting allowed that origin would have.
-const defaultCORSDoc = `<CORSConfiguration>
-  <CORSRule>
-    <AllowedOrigin>https://legacy.example</AllowedOrigin>
-    <AllowedMethod>GET</AllowedMethod>
-    <AllowedMethod>PUT</AllowedMethod>
-    <AllowedHeader>*</AllowedHeader>
-    <ExposeHeader>ETag</ExposeHeader>
-  </CORSRule>
-</CORSConfiguration>
-`
-
 // adminCall sends a request to the admin endpoint and returns the status
 // and body.
 func adminCall(t *testing.T, tc *caddytest.Tester, method, path, body string) (int, string) {
@@ -71,8 +58,14 @@ func forceLoad(t *testing.T, tc *caddytest.Tester, config string) (int, string) 
 func TestDefaultCORS(t *testing.T) {
 	tc := caddytest.NewTester(t)
 	dir := storageDir(t)
+	// The default of the package's tests, for an origin of its own.
+	doc, err := os.ReadFile(filepath.Join("testdata", "default-cors.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	legacyDoc := strings.ReplaceAll(string(doc), "https://app.example", "https://legacy.example")
 	file := filepath.Join(dir, "default.xml")
-	if err := os.WriteFile(file, []byte(defaultCORSDoc), 0o600); err != nil {
+	if err := os.WriteFile(file, []byte(legacyDoc), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	logFile := filepath.Join(dir, "caddy.log")
@@ -149,7 +142,7 @@ func TestDefaultCORS(t *testing.T) {
 	}
 
 	// A reload reads the file again: a changed file is a new default.
-	if err := os.WriteFile(file, []byte(strings.Replace(defaultCORSDoc, "https://legacy.example", "https://next.example", 1)), 0o600); err != nil {
+	if err := os.WriteFile(file, []byte(strings.Replace(legacyDoc, "https://legacy.example", "https://next.example", 1)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if code, body := forceLoad(t, tc, config); code != http.StatusOK {

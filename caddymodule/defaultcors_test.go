@@ -14,20 +14,15 @@ import (
 	"github.com/s3cors/caddy-s3-cors/cors"
 )
 
-// defaultDoc is a default_cors document laid out on lines, as a file would
-// be.
-const defaultDoc = `<?xml version="1.0" encoding="UTF-8"?>
-<CORSConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">
-  <CORSRule>
-    <ID>legacy</ID>
-    <AllowedOrigin>https://app.example</AllowedOrigin>
-    <AllowedMethod>GET</AllowedMethod>
-    <AllowedMethod>PUT</AllowedMethod>
-    <AllowedHeader>*</AllowedHeader>
-    <ExposeHeader>ETag</ExposeHeader>
-  </CORSRule>
-</CORSConfiguration>
-`
+// defaultDoc is a default_cors document laid out on lines, as a file
+// would be.
+var defaultDoc = func() string {
+	b, err := os.ReadFile(filepath.Join("testdata", "default-cors.xml"))
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}()
 
 func writeFile(t *testing.T, name, content string) string {
 	t.Helper()

@@ -11,9 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
 // corsVaryValue is S3's Vary of a matched CORS response.
@@ -81,15 +78,8 @@ func TestDefaultCORS(t *testing.T) {
 	bt := &browserTest{b: b, pages: pages, s: s}
 
 	bucket := bucketName(t, "default")
-	s.s3.createBucket(t, bucket)
 	body := "served by the default"
-	if _, err := s.s3.PutObject(t.Context(), &s3.PutObjectInput{
-		Bucket: aws.String(bucket), Key: aws.String("hello.txt"), Body: strings.NewReader(body),
-		ContentType: aws.String("text/plain"), Metadata: map[string]string{"color": "blue"},
-	}); err != nil {
-		t.Fatal(err)
-	}
-	etag := bt.etag(t, bucket, "hello.txt")
+	etag := bt.putHello(t, bucket, body)
 
 	t.Run("read", func(t *testing.T) {
 		u := s.s3.presignGet(t, bucket, "hello.txt")
@@ -104,30 +94,7 @@ func TestDefaultCORS(t *testing.T) {
 		tb.request(t, u, nil).assertBlocked(t, tb, "GET from an origin the default does not allow")
 	})
 
-	t.Run("preflighted_put", func(t *testing.T) {
-		content := `{"from":"the page"}`
-		headers := map[string]string{"Content-Type": "application/json", "x-amz-meta-foo": "bar"}
-		for _, host := range []string{allowedHost, deniedHost} {
-			key := "upload-from-" + host + ".json"
-			u := bt.presignPut(t, bucket, key, "application/json", map[string]string{"foo": "bar"})
-			tb := b.open(t, pages.origin(host))
-			r := tb.request(t, u, map[string]any{"method": "PUT", "headers": headers, "body": content})
-			if host == deniedHost {
-				r.assertBlocked(t, tb, "a preflighted PUT from an origin the default does not allow")
-				bt.assertNeverReached(t, http.MethodPut, bucket, key)
-				continue
-			}
-			what := "a preflighted PUT from the origin the default allows"
-			r.assertStatus(t, tb, what, http.StatusOK)
-			r.assertExposed(t, tb, what, map[string]string{"etag": `"` + md5Hex([]byte(content)) + `"`})
-			if n := tb.preflights(px.URL, 1); n != 1 {
-				t.Errorf("%s: the browser sent %d preflights, want 1\n%s", what, n, tb.seen())
-			}
-			if got := string(s.s3.getObject(t, bucket, key)); got != content {
-				t.Errorf("%s: stored %q", what, got)
-			}
-		}
-	})
+	t.Run("preflighted_put", func(t *testing.T) { bt.uploadWithCustomHeaders(t, bucket, "the default") })
 
 	t.Run("no_configuration_of_its_own", func(t *testing.T) {
 		// As S3 would answer: the bucket has no configuration.
