@@ -388,14 +388,20 @@ func (h *Handler) servePreflight(w http.ResponseWriter, r *http.Request, t s3.Ta
 			)
 		}
 		e := &s3.Error{StatusCode: d.StatusCode(), Code: d.Code(), Message: d.Message()}
-		if d.StatusCode() == http.StatusForbidden {
-			e.Extra = []s3.Field{
-				{Name: "Method", Value: d.Method()},
-				{Name: "ResourceType", Value: d.ResourceType(t.Key != "")},
+		forbidden, vary := d.StatusCode() == http.StatusForbidden, h.AlwaysVary && t.Bucket != ""
+		if forbidden || vary {
+			v := new(refusalValues)
+			if forbidden {
+				v.extra = [2]s3.Field{
+					{Name: "Method", Value: d.Method()},
+					{Name: "ResourceType", Value: d.ResourceType(t.Key != "")},
+				}
+				e.Extra = v.extra[:]
 			}
-		}
-		if h.AlwaysVary && t.Bucket != "" {
-			setCORSVary(w.Header())
+			if vary {
+				v.vary[0] = cors.VaryValue
+				w.Header()["Vary"] = v.vary[:]
+			}
 		}
 		s3.WriteError(w, ids, e)
 		return
@@ -406,6 +412,14 @@ func (h *Handler) servePreflight(w http.ResponseWriter, r *http.Request, t s3.Ta
 	// With no body written, the server sends Content-Length: 0 and no
 	// Content-Type, as S3 does.
 	w.WriteHeader(http.StatusOK)
+}
+
+// refusalValues hold what a refused preflight's response has of its own:
+// the extra elements of its 403 body and, with always_vary, its Vary line,
+// in one allocation, so that always_vary costs a 403 none.
+type refusalValues struct {
+	extra [2]s3.Field
+	vary  [1]string
 }
 
 // bucketExists reports whether the upstream has the bucket. Without an
