@@ -39,8 +39,12 @@ const maxRequestBody = cors.MaxDocumentSize
 //	PUT    /s3_cors/buckets/{bucket}  store a CORSConfiguration (XML), validated as S3 does;
 //	                                  answers the bucket's summary (JSON)
 //	DELETE /s3_cors/buckets/{bucket}  delete a bucket's configuration
-//	POST   /s3_cors/explain           evaluate a request against a bucket's rules
-//	                                  (JSON: ExplainRequest in, Explanation out)
+//	POST   /s3_cors/explain           evaluate a request against a bucket's rules, or the
+//	                                  default's (JSON: ExplainRequest in, Explanation out)
+//	GET    /s3_cors/stats/{bucket}    how often each rule decided, and why requests were
+//	                                  refused, on this instance (JSON: caddymodule.DecisionStats)
+//	POST   /s3_cors/import            copy configurations here (JSON: ImportRequest in,
+//	                                  caddymodule.ImportReport out)
 //	POST   /s3_cors/sync              read changes from the storage now
 //
 // Bucket names follow S3's naming rules; another name is refused with 400.
@@ -100,7 +104,17 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request) error {
 		if r.Method != http.MethodPost {
 			return methodNotAllowed(r.Method, "POST")
 		}
-		return a.explain(w, r, st)
+		return a.explain(w, r, app)
+	case strings.HasPrefix(path, "stats/"):
+		if r.Method != http.MethodGet {
+			return methodNotAllowed(r.Method, "GET")
+		}
+		return a.stats(w, app, strings.TrimPrefix(path, "stats/"))
+	case path == "import":
+		if r.Method != http.MethodPost {
+			return methodNotAllowed(r.Method, "POST")
+		}
+		return a.importConfigurations(w, r, app)
 	case path == "sync":
 		if r.Method != http.MethodPost {
 			return methodNotAllowed(r.Method, "POST")
@@ -229,6 +243,17 @@ func storeError(bucket string, err error) error {
 	return apiError(http.StatusInternalServerError, fmt.Errorf("bucket %q: %w", bucket, err))
 }
 
+// decodeRequest reads the JSON body of the route named what into v,
+// refusing fields v does not have.
+func decodeRequest(r *http.Request, v any, what string) error {
+	dec := json.NewDecoder(io.LimitReader(r.Body, maxRequestBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return apiError(http.StatusBadRequest, fmt.Errorf("decoding the %s request: %w", what, err))
+	}
+	return nil
+}
+
 func writeJSON(w http.ResponseWriter, v any) error {
 	w.Header().Set("Content-Type", "application/json")
 	enc := json.NewEncoder(w)
@@ -294,6 +319,12 @@ func (h *HeaderLines) UnmarshalJSON(b []byte) error {
 // Explanation is the answer of POST /s3_cors/explain.
 type Explanation struct {
 	Bucket string `json:"bucket"`
+	// Source is the configuration that decided: "bucket" (the bucket's
+	// own), "default" (default_cors) or "none" (the bucket has no
+	// configuration: CORS is not enabled).
+	Source string `json:"source"`
+	// DefaultFile is the default_cors file, when the default decided.
+	DefaultFile string `json:"default_file,omitempty"`
 	// Outcome is the step of S3's procedure that decided the request.
 	Outcome string `json:"outcome"`
 	// Status, Code and Message are what a preflight would be answered.
@@ -323,12 +354,10 @@ type RuleVerdict struct {
 	Header  string `json:"header,omitempty"`
 }
 
-func (a *API) explain(w http.ResponseWriter, r *http.Request, st *store.Store) error {
+func (a *API) explain(w http.ResponseWriter, r *http.Request, app *caddymodule.App) error {
 	var q ExplainRequest
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxRequestBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&q); err != nil {
-		return apiError(http.StatusBadRequest, fmt.Errorf("decoding the explain request: %w", err))
+	if err := decodeRequest(r, &q, "explain"); err != nil {
+		return err
 	}
 	if q.Bucket == "" {
 		return apiError(http.StatusBadRequest, errors.New("bucket is required"))
@@ -346,14 +375,23 @@ func (a *API) explain(w http.ResponseWriter, r *http.Request, st *store.Store) e
 		HasRequestMethod: q.RequestMethod != "",
 		RequestHeaders:   q.RequestHeaders,
 	}
-	ex := st.Lookup(q.Bucket).Explain(req)
+	policy, src := app.Policy(q.Bucket)
+	ex := policy.Explain(req)
 	d := ex.Decision
 	out := Explanation{
 		Bucket:       q.Bucket,
+		Source:       src.String(),
 		Outcome:      d.Outcome().String(),
 		MatchedRule:  d.Rule(),
 		DeniedHeader: d.DeniedHeader(),
 		Note:         "whether the bucket exists at the upstream is not checked here",
+	}
+	switch {
+	case src == caddymodule.SourceDefault:
+		out.DefaultFile = app.DefaultFile()
+		out.Note = "the bucket has no configuration of its own: the default decided, at the handlers with default_cors; " + out.Note
+	case src == caddymodule.SourceNone && q.Bucket == app.ConfigBucket() && app.DefaultFile() != "":
+		out.Note = "the bucket holds the configurations (bucket_storage), so the default never applies to it; " + out.Note
 	}
 	if d.Reason() != cors.ReasonNone {
 		out.Reason = d.Reason().String()
@@ -373,4 +411,50 @@ func (a *API) explain(w http.ResponseWriter, r *http.Request, st *store.Store) e
 		out.Rules = append(out.Rules, rv)
 	}
 	return writeJSON(w, out)
+}
+
+func (a *API) stats(w http.ResponseWriter, app *caddymodule.App, bucket string) error {
+	if !s3.ValidBucketName(bucket) {
+		return s3Error(bucket, s3.ErrInvalidBucketName(bucket))
+	}
+	return writeJSON(w, app.Stats(bucket))
+}
+
+// ImportRequest is the body of POST /s3_cors/import.
+type ImportRequest struct {
+	// FromUpstream reads the configurations from the store behind the
+	// handlers (GetBucketCors, signed with the upstream's credentials).
+	// It is the one source so far, and must be set.
+	FromUpstream bool `json:"from_upstream"`
+	// Buckets are the buckets to import; none means every bucket the
+	// store lists (ListBuckets).
+	Buckets []string `json:"buckets,omitempty"`
+	// Replace overwrites the configurations buckets already have here;
+	// without it those buckets are skipped.
+	Replace bool `json:"replace,omitempty"`
+	// Upstream is the endpoint of the upstream to read from, needed only
+	// when the handlers have several.
+	Upstream string `json:"upstream,omitempty"`
+}
+
+// importConfigurations answers with the import's report, also when some
+// buckets were refused or failed: the report says which.
+func (a *API) importConfigurations(w http.ResponseWriter, r *http.Request, app *caddymodule.App) error {
+	var q ImportRequest
+	if err := decodeRequest(r, &q, "import"); err != nil {
+		return err
+	}
+	if !q.FromUpstream {
+		return apiError(http.StatusBadRequest, errors.New("an import reads from the upstream: set from_upstream"))
+	}
+	report, err := app.ImportFromUpstream(r.Context(), caddymodule.ImportOptions{
+		Buckets: q.Buckets, Replace: q.Replace, Upstream: q.Upstream,
+	})
+	switch {
+	case errors.Is(err, caddymodule.ErrImportRequest):
+		return apiError(http.StatusBadRequest, err)
+	case err != nil:
+		return apiError(http.StatusBadGateway, err)
+	}
+	return writeJSON(w, report)
 }

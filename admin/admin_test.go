@@ -236,6 +236,8 @@ func TestRoutes(t *testing.T) {
 		{http.MethodPatch, "/s3_cors/buckets/photos", "GET, PUT, DELETE"},
 		{http.MethodGet, "/s3_cors/explain", "POST"},
 		{http.MethodGet, "/s3_cors/sync", "POST"},
+		{http.MethodPost, "/s3_cors/stats/photos", "GET"},
+		{http.MethodGet, "/s3_cors/import", "POST"},
 	} {
 		code, body, _ := call(t, c.method, c.path, "")
 		wantError(t, c.method+" "+c.path, 405, "use "+c.allowed, code, body)
@@ -274,8 +276,11 @@ func TestExplain(t *testing.T) {
 		ex.Reason != "origin" || ex.MatchedRule != -1 || len(ex.Rules) != 1 || ex.Rules[0].ID != "app" || ex.Rules[0].Matched {
 		t.Errorf("a refused preflight: %d %s", code, body)
 	}
+	if ex.Source != "bucket" || ex.DefaultFile != "" {
+		t.Errorf("a bucket with a configuration: source %q, default file %q", ex.Source, ex.DefaultFile)
+	}
 	code, body, ex = explain(t, `{"bucket":"videos","origin":"https://app.example","request_method":"GET"}`)
-	if code != http.StatusOK || ex.Outcome != "NotEnabled" {
+	if code != http.StatusOK || ex.Outcome != "NotEnabled" || ex.Source != "none" {
 		t.Errorf("a bucket without configuration: %d %s", code, body)
 	}
 	code, body, ex = explain(t, `{"bucket":"photos","method":"GET","origin":"https://app.example"}`)

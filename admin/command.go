@@ -14,35 +14,57 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/spf13/cobra"
+
+	"github.com/s3cors/caddy-s3-cors/caddymodule"
 )
 
 // verb is one of the verbs of `caddy s3-cors`.
 type verb struct {
 	name string
-	args []string // the positional arguments it takes
+	// args are the positional arguments it takes; a last one written
+	// "[<name>...]" may be given any number of times, also none.
+	args []string
 	what string
+	// flags are the flags the synopsis shows, such as a required one.
+	flags []string
 }
 
 var verbs = []verb{
-	{"list", nil, "list the buckets that have a CORS configuration (JSON)"},
-	{"get", []string{"<bucket>"}, "print a bucket's CORSConfiguration (XML)"},
-	{"put", []string{"<bucket>", "<file|->"}, "store a CORSConfiguration (XML) for a bucket; - reads standard input"},
-	{"delete", []string{"<bucket>"}, "delete a bucket's CORS configuration"},
-	{"explain", []string{"<bucket>"}, "say how a request would be decided, rule by rule (JSON; flags below)"},
-	{"sync", nil, "read changes from the storage now (JSON)"},
+	{name: "list", what: "list the buckets that have a CORS configuration (JSON)"},
+	{name: "get", args: []string{"<bucket>"}, what: "print a bucket's CORSConfiguration (XML)"},
+	{name: "put", args: []string{"<bucket>", "<file|->"}, what: "store a CORSConfiguration (XML) for a bucket; - reads standard input"},
+	{name: "delete", args: []string{"<bucket>"}, what: "delete a bucket's CORS configuration"},
+	{name: "explain", args: []string{"<bucket>"}, what: "say how a request would be decided, rule by rule (JSON; flags below)"},
+	{name: "stats", args: []string{"<bucket>"}, what: "how often each rule decided, and why requests were refused, on this instance (table)"},
+	{name: "import", flags: []string{"--from-upstream"}, args: []string{"[<bucket>...]"},
+		what: "copy the store's own bucket CORS configurations here (every bucket without names)"},
+	{name: "sync", what: "read changes from the storage now (JSON)"},
 }
 
-// synopsis is the verb with its arguments, as the usage shows it.
+// synopsis is the verb with its flags and arguments, as the usage shows it.
 func (v verb) synopsis() string {
-	return strings.Join(append([]string{v.name}, v.args...), " ")
+	return strings.Join(append(append([]string{v.name}, v.flags...), v.args...), " ")
 }
+
+// variadic reports whether the last argument may be repeated.
+func (v verb) variadic() bool {
+	return len(v.args) > 0 && strings.HasSuffix(v.args[len(v.args)-1], "...]")
+}
+
+// synopsisWidth is the column the verbs' descriptions start in; a longer
+// synopsis gets a line of its own.
+const synopsisWidth = 26
 
 // verbList lists the verbs, one line each.
 func verbList() string {
 	var b strings.Builder
 	b.WriteString("verbs:\n")
 	for _, v := range verbs {
-		fmt.Fprintf(&b, "  %-26s %s\n", v.synopsis(), v.what)
+		if syn := v.synopsis(); len(syn) > synopsisWidth {
+			fmt.Fprintf(&b, "  %s\n  %-*s %s\n", syn, synopsisWidth, "", v.what)
+		} else {
+			fmt.Fprintf(&b, "  %-*s %s\n", synopsisWidth, syn, v.what)
+		}
 	}
 	return b.String()
 }
@@ -71,13 +93,23 @@ or --config says otherwise), so it needs no SigV4 credentials.
   caddy s3-cors delete photos
   caddy s3-cors explain photos --key cat.jpg --origin https://app.example \
       --request-method PUT --request-headers content-type,x-amz-date
+  caddy s3-cors stats photos
+  caddy s3-cors import --from-upstream
+  caddy s3-cors import --from-upstream photos videos --replace
   caddy s3-cors sync
 
 put takes a CORSConfiguration XML document, as PutBucketCors does, and is
 refused for a bucket that the handlers' upstream does not have. explain
 evaluates a preflight unless --method names another HTTP method, and prints,
-for every rule, why it did or did not match. On failure the command prints
-the admin API's message and exits with status 1.`,
+for every rule, why it did or did not match, and whether the bucket's own
+configuration or the default_cors decided. stats counts since this instance
+started, or since the bucket's configuration last changed. import
+--from-upstream reads each bucket's configuration from the store behind the
+handlers (GetBucketCors with the upstream's credentials) and stores those
+S3's rules accept; it skips buckets that have a configuration here unless
+--replace is given, and prints one line per bucket and a summary. On failure
+(for import: a bucket that was refused or failed) the command prints the
+admin API's message and exits with status 1.`,
 		CobraFunc: func(cmd *cobra.Command) {
 			cmd.Flags().String("address", "", "Address of the administration API listener (if --config is not used)")
 			cmd.Flags().StringP("config", "c", "", "Configuration file (if --address is not used)")
@@ -87,6 +119,9 @@ the admin API's message and exits with status 1.`,
 			cmd.Flags().String("origin", "", "explain: the Origin header")
 			cmd.Flags().String("request-method", "", "explain: the Access-Control-Request-Method header")
 			cmd.Flags().String("request-headers", "", "explain: the Access-Control-Request-Headers header, comma-separated")
+			cmd.Flags().Bool("from-upstream", false, "import: read the configurations from the handlers' upstream store")
+			cmd.Flags().Bool("replace", false, "import: overwrite the configurations buckets already have here")
+			cmd.Flags().String("upstream", "", "import: the endpoint of the upstream to read from, if the handlers have several")
 			cmd.Args = cobra.ArbitraryArgs
 			cmd.RunE = runCommand
 		},
@@ -149,6 +184,24 @@ func runCommand(cmd *cobra.Command, args []string) error {
 		}
 		method, uri, body = http.MethodPost, basePath+"explain", bytes.NewReader(b)
 		header = http.Header{"Content-Type": {"application/json"}}
+	case "stats":
+		method, uri = http.MethodGet, basePath+"stats/"+url.PathEscape(args[1])
+	case "import":
+		q := ImportRequest{Buckets: args[1:]}
+		q.FromUpstream, _ = flags.GetBool("from-upstream")
+		q.Replace, _ = flags.GetBool("replace")
+		q.Upstream, _ = flags.GetString("upstream")
+		if !q.FromUpstream {
+			fmt.Fprint(cmd.ErrOrStderr(), "import needs --from-upstream, to read the configurations from the handlers' upstream store\n\n"+usage())
+			cmd.SilenceErrors = true
+			return errUsage
+		}
+		b, err := json.Marshal(q)
+		if err != nil {
+			return err
+		}
+		method, uri, body = http.MethodPost, basePath+"import", bytes.NewReader(b)
+		header = http.Header{"Content-Type": {"application/json"}}
 	case "sync":
 		method, uri = http.MethodPost, basePath+"sync"
 	}
@@ -170,7 +223,8 @@ func parseVerb(args []string) (verb, error) {
 		if v.name != args[0] {
 			continue
 		}
-		if len(args)-1 != len(v.args) {
+		n := len(args) - 1
+		if n != len(v.args) && (!v.variadic() || n < len(v.args)-1) {
 			return verb{}, fmt.Errorf("usage: caddy s3-cors %s", v.synopsis())
 		}
 		return v, nil
@@ -197,6 +251,18 @@ func printResponse(out io.Writer, verbName string, args []string, body io.Reader
 	case "delete":
 		_, err := fmt.Fprintf(out, "deleted the CORS configuration of bucket %s\n", args[1])
 		return err
+	case "stats":
+		var st caddymodule.DecisionStats
+		if err := json.NewDecoder(body).Decode(&st); err != nil {
+			return fmt.Errorf("reading the admin API's answer: %w", err)
+		}
+		return printStats(out, st)
+	case "import":
+		var report caddymodule.ImportReport
+		if err := json.NewDecoder(body).Decode(&report); err != nil {
+			return fmt.Errorf("reading the admin API's answer: %w", err)
+		}
+		return printImport(out, report)
 	}
 	b, err := io.ReadAll(body)
 	if err != nil {

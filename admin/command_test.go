@@ -71,6 +71,8 @@ func TestCommandUsage(t *testing.T) {
 		"  put <bucket> <file|->      store a CORSConfiguration",
 		"  delete <bucket>            delete a bucket's CORS configuration",
 		"  explain <bucket>           say how a request would be decided",
+		"  stats <bucket>             how often each rule decided",
+		"  import --from-upstream [<bucket>...]\n                             copy the store's own bucket CORS configurations here",
 		"  sync                       read changes from the storage now",
 	}
 	runCaddy(t, "").wantFailure(t, "no verb", append([]string{"caddy s3-cors needs a verb\n"}, verbLines...)...)
@@ -78,9 +80,10 @@ func TestCommandUsage(t *testing.T) {
 	runCaddy(t, "", "get").wantFailure(t, "get without a bucket", "usage: caddy s3-cors get <bucket>\n")
 	runCaddy(t, "", "get", "photos", "videos").wantFailure(t, "get with two buckets", "usage: caddy s3-cors get <bucket>\n")
 	runCaddy(t, "", "put", "photos").wantFailure(t, "put without a file", "usage: caddy s3-cors put <bucket> <file|->\n")
+	runCaddy(t, "", "stats").wantFailure(t, "stats without a bucket", "usage: caddy s3-cors stats <bucket>\n")
 
 	help := runCaddy(t, "", "--help")
-	for _, want := range append(verbLines[1:], "--request-headers", "caddy s3-cors explain photos") {
+	for _, want := range append(verbLines[1:], "--request-headers", "caddy s3-cors explain photos", "--from-upstream", "--replace", "caddy s3-cors import --from-upstream photos videos --replace") {
 		if help.code != 0 || !strings.Contains(help.stdout, want) {
 			t.Errorf("--help: exit %d, lacks %q:\n%s", help.code, want, help.stdout)
 		}

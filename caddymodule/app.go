@@ -71,8 +71,10 @@ type App struct {
 	logger  *zap.Logger
 	metrics *metrics
 
-	upstreams *upstreams    // the bucket checkers of the config's handlers
-	ctx       caddy.Context // to find the http app at Start
+	upstreams    *upstreams     // the bucket checkers of the config's handlers
+	defaults     *configDefault // the default_cors of the config's handlers
+	configBucket string         // the bucket of bucket_storage, placeholders replaced
+	ctx          caddy.Context  // to find the http app at Start
 }
 
 // CaddyModule returns the Caddy module information.
@@ -89,6 +91,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	a.ctx = ctx
 	a.logger = ctx.Logger()
 	a.upstreams = new(upstreams)
+	a.defaults = new(configDefault)
 	if a.KeyPrefix == "" {
 		a.KeyPrefix = DefaultKeyPrefix
 	}
@@ -186,6 +189,7 @@ var stores = caddy.NewUsagePool()
 // successive config loads that use the same storage location.
 type sharedStore struct {
 	store    *store.Store
+	stats    *statsTable // what the buckets' configurations decided
 	logger   *zap.Logger
 	interval atomic.Int64 // time.Duration; the latest config's sync_interval
 
@@ -199,6 +203,7 @@ func newSharedStore(storage certmagic.Storage, prefix string, logger *zap.Logger
 	ctx, cancel := context.WithCancel(context.Background())
 	return &sharedStore{
 		store:  store.New(storage, store.Options{Prefix: prefix, Logger: logger}),
+		stats:  newStatsTable(time.Now()),
 		logger: logger,
 		ready:  make(chan struct{}),
 		ctx:    ctx,

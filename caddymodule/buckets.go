@@ -36,6 +36,24 @@ type Upstream struct {
 	CacheTTL caddy.Duration `json:"cache_ttl,omitempty"`
 }
 
+// client is an S3 client of the store, signing with the upstream's
+// credentials (anonymous without), whose every request takes at most
+// timeout. It does not retry: its callers decide what a failure means.
+func (u *Upstream) client(timeout time.Duration) *awss3.Client {
+	var creds aws.CredentialsProvider = aws.AnonymousCredentials{}
+	if u.AccessKeyID != "" {
+		creds = credentials.NewStaticCredentialsProvider(u.AccessKeyID, u.SecretAccessKey, "")
+	}
+	return awss3.New(awss3.Options{
+		BaseEndpoint: aws.String(u.Endpoint),
+		Region:       u.Region,
+		Credentials:  creds,
+		UsePathStyle: true,
+		Retryer:      aws.NopRetryer{},
+		HTTPClient:   &http.Client{Timeout: timeout},
+	})
+}
+
 // DefaultCacheTTL is how long a bucket-existence answer is reused.
 const DefaultCacheTTL = 10 * time.Second
 
@@ -85,10 +103,11 @@ var errUnknown = errors.New("the upstream could not tell whether the bucket exis
 // cached for a TTL, and concurrent questions about one bucket share one
 // request.
 type bucketChecker struct {
-	client *awss3.Client
-	ttl    time.Duration
-	logger *zap.Logger
-	now    func() time.Time
+	upstream *Upstream
+	client   *awss3.Client
+	ttl      time.Duration
+	logger   *zap.Logger
+	now      func() time.Time
 
 	flight singleflight.Group
 	mu     sync.RWMutex
@@ -102,24 +121,13 @@ type bucketAnswer struct {
 }
 
 func newBucketChecker(u *Upstream, logger *zap.Logger) *bucketChecker {
-	var creds aws.CredentialsProvider = aws.AnonymousCredentials{}
-	if u.AccessKeyID != "" {
-		creds = credentials.NewStaticCredentialsProvider(u.AccessKeyID, u.SecretAccessKey, "")
-	}
-	client := awss3.New(awss3.Options{
-		BaseEndpoint: aws.String(u.Endpoint),
-		Region:       u.Region,
-		Credentials:  creds,
-		UsePathStyle: true,
-		Retryer:      aws.NopRetryer{},
-		HTTPClient:   &http.Client{Timeout: headBucketTimeout},
-	})
 	return &bucketChecker{
-		client: client,
-		ttl:    time.Duration(u.CacheTTL),
-		logger: logger,
-		now:    time.Now,
-		cache:  make(map[string]bucketAnswer),
+		upstream: u,
+		client:   u.client(headBucketTimeout),
+		ttl:      time.Duration(u.CacheTTL),
+		logger:   logger,
+		now:      time.Now,
+		cache:    make(map[string]bucketAnswer),
 	}
 }
 

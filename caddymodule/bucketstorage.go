@@ -11,7 +11,8 @@ import (
 )
 
 // bucketStorage returns the storage the bucket_storage option describes,
-// with placeholders replaced. It does no I/O: the bucket is created, and
+// with placeholders replaced, and notes its bucket, which never gets the
+// default CORS configuration. It does no I/O: the bucket is created, and
 // the store probed for conditional writes, at the first use in Start.
 func (a *App) bucketStorage() (*s3storage.Storage, error) {
 	if a.StorageRaw != nil {
@@ -26,6 +27,7 @@ func (a *App) bucketStorage() (*s3storage.Storage, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bucket_storage: %w", err)
 	}
+	a.configBucket = cfg.Bucket
 	return s, nil
 }
 

@@ -40,6 +40,8 @@ func parseCaddyfileHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler,
 //			cache_ttl <duration>
 //		}
 //		insecure_unauthenticated_api
+//		default_cors <file>
+//		always_vary
 //	}
 //
 // credentials and virtual_host_suffix may be repeated; every other option
@@ -119,10 +121,19 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			h.Upstream = u
 
 		case "insecure_unauthenticated_api":
-			if d.NextArg() {
-				return d.ArgErr()
+			if err := seen.flag(d, &h.InsecureUnauthenticatedAPI); err != nil {
+				return err
 			}
-			h.InsecureUnauthenticatedAPI = true
+
+		case "default_cors":
+			if err := seen.stringArg(d, &h.DefaultCORSFile); err != nil {
+				return err
+			}
+
+		case "always_vary":
+			if err := seen.flag(d, &h.AlwaysVary); err != nil {
+				return err
+			}
 
 		default:
 			return d.Errf("unknown s3_cors option %q", d.Val())
@@ -245,6 +256,19 @@ func (o onceOptions) stringArg(d *caddyfile.Dispenser, dst *string) error {
 		return err
 	}
 	return singleArg(d, dst)
+}
+
+// flag reads the option under the cursor, given once without arguments,
+// as true into dst.
+func (o onceOptions) flag(d *caddyfile.Dispenser, dst *bool) error {
+	if err := o.check(d); err != nil {
+		return err
+	}
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	*dst = true
+	return nil
 }
 
 // durationArg reads the option under the cursor, given once with exactly

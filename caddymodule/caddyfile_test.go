@@ -40,6 +40,8 @@ func TestUnmarshalCaddyfileHandler(t *testing.T) {
 					cache_ttl 30s
 				}
 				insecure_unauthenticated_api
+				default_cors {env.CORS_DIR}/default.xml
+				always_vary
 			}`,
 			want: Handler{
 				Credentials: []Credential{
@@ -54,6 +56,8 @@ func TestUnmarshalCaddyfileHandler(t *testing.T) {
 					Region: "eu-west-2", CacheTTL: caddy.Duration(30 * time.Second),
 				},
 				InsecureUnauthenticatedAPI: true,
+				DefaultCORSFile:            "{env.CORS_DIR}/default.xml",
+				AlwaysVary:                 true,
 			},
 		},
 		{name: "argument on the directive", input: `s3_cors foo`, err: "wrong argument count"},
@@ -72,6 +76,12 @@ func TestUnmarshalCaddyfileHandler(t *testing.T) {
 		{name: "bad cache_ttl", input: "s3_cors {\nupstream http://a {\ncache_ttl soon\n}\n}", err: "cache_ttl"},
 		{name: "unknown upstream option", input: "s3_cors {\nupstream http://a {\nttl 1s\n}\n}", err: `unknown upstream option "ttl"`},
 		{name: "opt-in with an argument", input: "s3_cors {\ninsecure_unauthenticated_api yes\n}", err: "wrong argument count"},
+		{name: "opt-in twice", input: "s3_cors {\ninsecure_unauthenticated_api\ninsecure_unauthenticated_api\n}", err: "insecure_unauthenticated_api is already set"},
+		{name: "default_cors without a file", input: "s3_cors {\ndefault_cors\n}", err: "wrong argument count"},
+		{name: "default_cors with two files", input: "s3_cors {\ndefault_cors a.xml b.xml\n}", err: "wrong argument count"},
+		{name: "default_cors twice", input: "s3_cors {\ndefault_cors a.xml\ndefault_cors b.xml\n}", err: "default_cors is already set, at Testfile:3"},
+		{name: "always_vary with an argument", input: "s3_cors {\nalways_vary on\n}", err: "wrong argument count"},
+		{name: "always_vary twice", input: "s3_cors {\nalways_vary\nalways_vary\n}", err: "always_vary is already set"},
 		{name: "unknown option", input: "s3_cors {\nallow_origin *\n}", err: `unknown s3_cors option "allow_origin"`},
 	}
 	for _, tt := range tests {

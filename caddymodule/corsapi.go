@@ -25,10 +25,9 @@ func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request, t s3.Target) 
 	}
 
 	// S3 adds CORS headers to these responses too, from the configuration
-	// in force before the request (spec C.2), whatever the status.
-	if policy := h.store().Lookup(t.Bucket); policy != nil {
-		policy.Actual(cors.NewRequest(r.Method, r.Header)).WriteHeaders(w.Header())
-	}
+	// in force before the request (spec C.2), whatever the status; a bucket
+	// without one gets the default's, as its other requests do.
+	h.writeCORS(w.Header(), h.decideActual(r, t.Bucket))
 
 	if op == "other" {
 		fail(s3.ErrMethodNotAllowed(r.Method, "BUCKET"))

@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -73,11 +74,38 @@ type Handler struct {
 	// which web sites may read every bucket. A warning is logged at start.
 	InsecureUnauthenticatedAPI bool `json:"insecure_unauthenticated_api,omitempty"`
 
+	// DefaultCORSFile is a CORSConfiguration XML document that decides the
+	// preflights and other requests of every bucket without a
+	// configuration of its own, as if the bucket had it: for adopting the
+	// proxy in front of a store whose browser apps relied on one global
+	// CORS setting. It is read and validated with S3's rules at provision,
+	// so that a bad file fails `caddy validate` and `caddy run` with S3's
+	// code, message and the line; a reload reads it again (after changing
+	// only the file, reload with --force, as the config itself did not
+	// change). GetBucketCors still answers NoSuchCORSConfiguration for those
+	// buckets, as S3 would. The bucket that bucket_storage keeps the
+	// configurations in never gets the default. Every handler of a config
+	// that sets it must name the same configuration. {env.*} and {file.*}
+	// placeholders are replaced; a relative path is relative to Caddy's
+	// working directory.
+	DefaultCORSFile string `json:"default_cors_file,omitempty"`
+
+	// AlwaysVary sends `Vary: Origin, Access-Control-Request-Headers,
+	// Access-Control-Request-Method` on every response to a request that
+	// names a bucket, whether a rule matched or not (merged with the
+	// store's other Vary names on proxied responses), so that shared caches
+	// and CDNs keep apart the copies for different origins. S3 sends it only
+	// with a match, which lets a cache serve a copy without CORS headers to
+	// an allowed origin. Default: off, as S3.
+	AlwaysVary bool `json:"always_vary,omitempty"`
+
 	app         *App
 	verifier    *s3.Verifier
 	buckets     *bucketChecker
 	logger      *zap.Logger
 	warnedEmpty *atomic.Bool // the next handler once wrote nothing
+	defaultCORS *defaultCORS // the compiled DefaultCORSFile; nil without one
+	defaultKey  string       // its key in defaultPolicies, released in Cleanup
 }
 
 // Credential is a SigV4 key pair allowed to call the ?cors API.
@@ -124,6 +152,20 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.app = appVal.(*App)
 
+	if h.DefaultCORSFile != "" {
+		file := repl.ReplaceKnown(h.DefaultCORSFile, "")
+		if file == "" {
+			return errors.New("default_cors: the file name is empty (is the environment variable behind the placeholder set?)")
+		}
+		h.defaultCORS, h.defaultKey, err = loadDefaultCORS(file)
+		if err != nil {
+			return err
+		}
+		if err := h.app.defaults.set(h.defaultCORS, file); err != nil {
+			return err
+		}
+	}
+
 	creds := make([]s3.Credential, 0, len(h.Credentials))
 	for _, c := range h.Credentials {
 		creds = append(creds, s3.Credential{
@@ -158,10 +200,15 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	return nil
 }
 
-// Cleanup removes the handler's upstream from the app's.
+// Cleanup removes the handler's upstream from the app's and releases its
+// default configuration.
 func (h *Handler) Cleanup() error {
 	if h.app != nil && h.buckets != nil {
 		h.app.upstreams.remove(h.buckets)
+	}
+	if h.defaultKey != "" {
+		_, err := defaultPolicies.Delete(h.defaultKey)
+		return err
 	}
 	return nil
 }
@@ -226,8 +273,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	case s3.KindService:
 		// S3 adds no CORS headers to requests that name no bucket, such
 		// as ListBuckets (spec C.1 step 2): the upstream's are removed and
-		// none are added.
-		_, err := h.forward(w, r, next, cors.Decision{})
+		// none are added, not even always_vary's.
+		_, err := h.forward(w, r, next, cors.Decision{}, false)
 		return err
 	}
 	return h.serveProxied(w, r, c, next)
@@ -238,9 +285,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 // so that a page allowed to read the bucket can read why.
 func (h *Handler) serveRefusal(w http.ResponseWriter, r *http.Request, c s3.Classification) {
 	if c.Target.Bucket != "" {
-		if policy := h.store().Lookup(c.Target.Bucket); policy != nil {
-			policy.Actual(cors.NewRequest(r.Method, r.Header)).WriteHeaders(w.Header())
-		}
+		h.writeCORS(w.Header(), h.decideActual(r, c.Target.Bucket))
 	}
 	ids := s3.NewIDs()
 	if ce := h.logger.Check(zap.DebugLevel, "request refused: S3 and the store could read it differently"); ce != nil {
@@ -252,6 +297,49 @@ func (h *Handler) serveRefusal(w http.ResponseWriter, r *http.Request, c s3.Clas
 
 // store is where the bucket configurations live.
 func (h *Handler) store() *store.Store { return h.app.shared.store }
+
+// decideActual decides which CORS headers a request to bucket other than a
+// preflight gets, from the bucket's configuration or the default, and
+// counts the decision of a request that has an Origin.
+func (h *Handler) decideActual(r *http.Request, bucket string) cors.Decision {
+	policy, src := h.app.resolve(bucket, h.defaultCORS)
+	if policy == nil {
+		return cors.Decision{}
+	}
+	req := cors.NewRequest(r.Method, r.Header)
+	d := policy.Actual(req)
+	if req.Origin != "" {
+		h.count(bucket, policy, src, d, countActual)
+	}
+	return d
+}
+
+// count records decision d of a request of kind, made by policy from src,
+// for the stats route. Decisions of the default are counted under the
+// default, not per bucket: any bucket name can reach it.
+func (h *Handler) count(bucket string, policy *cors.Policy, src PolicySource, d cors.Decision, kind int) {
+	switch src {
+	case SourceBucket:
+		if t := h.app.shared.stats; t != nil {
+			t.counters(bucket, policy, h.store()).count(d, kind)
+		}
+	case SourceDefault:
+		h.defaultCORS.counters.count(d, kind)
+	}
+}
+
+// writeCORS sets the CORS headers of d on a response the handler writes
+// itself; with always_vary, one that no rule matched gets S3's Vary too.
+func (h *Handler) writeCORS(hdr http.Header, d cors.Decision) {
+	d.WriteHeaders(hdr)
+	if h.AlwaysVary && !d.Allowed() {
+		setCORSVary(hdr)
+	}
+}
+
+// setCORSVary sets S3's CORS Vary. The value is a constant; the slice is
+// the response's own, as handlers around this one may change it in place.
+func setCORSVary(hdr http.Header) { hdr["Vary"] = []string{cors.VaryValue} }
 
 // storeWriteTimeout bounds a write to the storage.
 const storeWriteTimeout = 30 * time.Second
@@ -268,9 +356,10 @@ func (h *Handler) servePreflight(w http.ResponseWriter, r *http.Request, t s3.Ta
 	var (
 		d      cors.Decision
 		policy *cors.Policy
+		src    PolicySource
 	)
 	if t.Bucket != "" {
-		policy = h.store().Lookup(t.Bucket)
+		policy, src = h.app.resolve(t.Bucket, h.defaultCORS)
 	}
 	switch {
 	case t.Bucket == "":
@@ -281,12 +370,14 @@ func (h *Handler) servePreflight(w http.ResponseWriter, r *http.Request, t s3.Ta
 		d = policy.Preflight(req)
 	}
 	h.app.metrics.countPreflight(d.Outcome())
+	h.count(t.Bucket, policy, src, d, countPreflight)
 
 	ids := s3.NewIDs()
 	if !d.Allowed() {
 		if ce := h.logger.Check(zap.DebugLevel, "preflight refused"); ce != nil {
 			ce.Write(
 				zap.String("bucket", t.Bucket),
+				zap.Stringer("source", src),
 				zap.String("origin", req.Origin),
 				zap.String("request_method", req.RequestMethod),
 				zap.Strings("request_headers", req.RequestHeaders),
@@ -297,10 +388,19 @@ func (h *Handler) servePreflight(w http.ResponseWriter, r *http.Request, t s3.Ta
 			)
 		}
 		e := &s3.Error{StatusCode: d.StatusCode(), Code: d.Code(), Message: d.Message()}
-		if d.StatusCode() == http.StatusForbidden {
-			e.Extra = []s3.Field{
-				{Name: "Method", Value: d.Method()},
-				{Name: "ResourceType", Value: d.ResourceType(t.Key != "")},
+		forbidden, vary := d.StatusCode() == http.StatusForbidden, h.AlwaysVary && t.Bucket != ""
+		if forbidden || vary {
+			v := new(refusalValues)
+			if forbidden {
+				v.extra = [2]s3.Field{
+					{Name: "Method", Value: d.Method()},
+					{Name: "ResourceType", Value: d.ResourceType(t.Key != "")},
+				}
+				e.Extra = v.extra[:]
+			}
+			if vary {
+				v.vary[0] = cors.VaryValue
+				w.Header()["Vary"] = v.vary[:]
 			}
 		}
 		s3.WriteError(w, ids, e)
@@ -312,6 +412,14 @@ func (h *Handler) servePreflight(w http.ResponseWriter, r *http.Request, t s3.Ta
 	// With no body written, the server sends Content-Length: 0 and no
 	// Content-Type, as S3 does.
 	w.WriteHeader(http.StatusOK)
+}
+
+// refusalValues hold what a refused preflight's response has of its own:
+// the extra elements of its 403 body and, with always_vary, its Vary line,
+// in one allocation, so that always_vary costs a 403 none.
+type refusalValues struct {
+	extra [2]s3.Field
+	vary  [1]string
 }
 
 // bucketExists reports whether the upstream has the bucket. Without an
@@ -335,11 +443,7 @@ func (h *Handler) bucketExists(r *http.Request, bucket string) bool {
 // response (spec C).
 func (h *Handler) serveProxied(w http.ResponseWriter, r *http.Request, c s3.Classification, next caddyhttp.Handler) error {
 	t := c.Target
-	var d cors.Decision
-	if policy := h.store().Lookup(t.Bucket); policy != nil {
-		d = policy.Actual(cors.NewRequest(r.Method, r.Header))
-	}
-	status, err := h.forward(w, r, next, d)
+	status, err := h.forward(w, r, next, h.decideActual(r, t.Bucket), h.AlwaysVary)
 	if status < 200 || status >= 300 {
 		return err
 	}
@@ -384,10 +488,10 @@ func (h *Handler) dropDeletedBucket(r *http.Request, bucket string) {
 }
 
 // forward passes r to next and gives the response the CORS headers of d,
-// removing the upstream's. It returns the response's status, or 0 when
-// next wrote nothing.
-func (h *Handler) forward(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, d cors.Decision) (int, error) {
-	cw := newCORSWriter(w, d)
+// removing the upstream's, and S3's Vary whatever d when alwaysVary is
+// set. It returns the response's status, or 0 when next wrote nothing.
+func (h *Handler) forward(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, d cors.Decision, alwaysVary bool) (int, error) {
+	cw := newCORSWriter(w, d, alwaysVary)
 	err := next.ServeHTTP(cw, r)
 	cw.finish()
 	if err == nil && cw.status == 0 {

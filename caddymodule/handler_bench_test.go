@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/caddyserver/certmagic"
 	"go.uber.org/zap"
@@ -34,7 +35,7 @@ func newBenchHandler(b testing.TB) *Handler {
 		b.Fatal(err)
 	}
 	return &Handler{
-		app:      &App{shared: shared, metrics: m},
+		app:      &App{shared: shared, metrics: m, defaults: new(configDefault)},
 		verifier: s3.NewVerifier("", nil),
 		logger:   zap.NewNop(),
 	}
@@ -100,5 +101,57 @@ func BenchmarkServeHTTP(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkPreflightCounting measures what counting decisions for the
+// stats route adds to an allowed preflight: a handler that counts and one
+// that does not (no stats table) answer the same preflight in alternating
+// rounds of one run, so that both see the same machine, and the ratio of
+// their times is reported as counted/uncounted.
+func BenchmarkPreflightCounting(b *testing.B) {
+	counted := newBenchHandler(b)
+	uncounted := newBenchHandler(b)
+	uncounted.app.shared.stats = nil
+	r := httptest.NewRequest(http.MethodOptions, "http://s3.example.com/bucket/key", nil)
+	r.Header = http.Header{
+		"Origin":                         {"https://app.example.com"},
+		"Access-Control-Request-Method":  {"PUT"},
+		"Access-Control-Request-Headers": {"content-type,x-amz-date"},
+	}
+	w := &benchWriter{h: make(http.Header)}
+	const round = 64
+	run := func(h *Handler) time.Duration {
+		start := time.Now()
+		for range round {
+			clear(w.h)
+			_ = h.ServeHTTP(w, r, upstreamStub{})
+		}
+		return time.Since(start)
+	}
+	var withStats, without time.Duration
+	rounds := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		// Which goes first alternates, so that neither always runs on a
+		// warmer cache.
+		if rounds%2 == 0 {
+			withStats += run(counted)
+			without += run(uncounted)
+		} else {
+			without += run(uncounted)
+			withStats += run(counted)
+		}
+		rounds++
+	}
+	if w.status != http.StatusOK {
+		b.Fatalf("status %d", w.status)
+	}
+	n := float64(rounds * round)
+	b.ReportMetric(float64(withStats.Nanoseconds())/n, "ns/counted")
+	b.ReportMetric(float64(without.Nanoseconds())/n, "ns/uncounted")
+	b.ReportMetric(float64(withStats)/float64(without), "counted/uncounted")
+	if got := counted.app.Stats("bucket").Rules[0].Preflight; got != uint64(n) {
+		b.Fatalf("counted %d preflights of %v", got, n)
 	}
 }

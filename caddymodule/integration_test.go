@@ -619,21 +619,10 @@ func TestSignedAPIWithSDK(t *testing.T) {
 
 func TestAdminAPI(t *testing.T) {
 	tc := startCaddy(t, "region us-east-1")
-	admin := fmt.Sprintf("http://localhost:%d/s3_cors/", adminPort)
 
 	call := func(method, path, body string) (int, string) {
 		t.Helper()
-		req, err := http.NewRequest(method, admin+path, strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		res, err := tc.Client.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		return res.StatusCode, string(b)
+		return adminCall(t, tc, method, "/s3_cors/"+path, body)
 	}
 
 	if code, body := call(http.MethodPut, "buckets/photos", "<CORSConfiguration/>"); code != 400 || !strings.Contains(body, "MalformedXML") {

@@ -19,14 +19,16 @@ import (
 type corsWriter struct {
 	caddyhttp.ResponseWriterWrapper
 	decision    cors.Decision
+	alwaysVary  bool // S3's Vary even when no rule matched
 	wroteHeader bool
 	status      int
 }
 
-func newCORSWriter(w http.ResponseWriter, d cors.Decision) *corsWriter {
+func newCORSWriter(w http.ResponseWriter, d cors.Decision, alwaysVary bool) *corsWriter {
 	return &corsWriter{
 		ResponseWriterWrapper: caddyhttp.ResponseWriterWrapper{ResponseWriter: w},
 		decision:              d,
+		alwaysVary:            alwaysVary,
 	}
 }
 
@@ -77,8 +79,9 @@ func (cw *corsWriter) finish() {
 }
 
 // rewrite removes every Access-Control-* header of the upstream and the
-// CORS field names of its Vary and, when the bucket's rules matched, sets
-// S3's, with the upstream's other Vary names after S3's on one line.
+// CORS field names of its Vary and, when the bucket's rules matched (or
+// always_vary asks for S3's Vary), sets S3's, with the upstream's other
+// Vary names after S3's on one line.
 func (cw *corsWriter) rewrite(status int) {
 	cw.wroteHeader = true
 	cw.status = status
@@ -91,6 +94,9 @@ func (cw *corsWriter) rewrite(status int) {
 	upstreamVary := h["Vary"]
 	delete(h, "Vary")
 	cw.decision.WriteHeaders(h)
+	if cw.alwaysVary && !cw.decision.Allowed() {
+		setCORSVary(h)
+	}
 	if len(upstreamVary) > 0 {
 		if vary := mergeVary(h["Vary"], upstreamVary); len(vary) > 0 {
 			h["Vary"] = vary

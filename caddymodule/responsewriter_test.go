@@ -84,7 +84,7 @@ func TestCORSWriterRewritesOnEveryPath(t *testing.T) {
 		for _, d := range []cors.Decision{{}, allowed(t)} {
 			t.Run(name, func(t *testing.T) {
 				rec := httptest.NewRecorder()
-				cw := newCORSWriter(rec, d)
+				cw := newCORSWriter(rec, d, false)
 				upstreamHeaders(cw.Header())
 				write(cw)
 				cw.finish()
@@ -123,7 +123,7 @@ func TestCORSWriterRewritesOnEveryPath(t *testing.T) {
 // Interim responses pass as they are; the final one is rewritten once.
 func TestCORSWriterInterimResponses(t *testing.T) {
 	rec := httptest.NewRecorder()
-	cw := newCORSWriter(rec, allowed(t))
+	cw := newCORSWriter(rec, allowed(t), false)
 	cw.WriteHeader(http.StatusEarlyHints)
 	if cw.wroteHeader {
 		t.Fatal("a 103 counted as the final response")
@@ -143,7 +143,7 @@ func TestCORSWriterInterimResponses(t *testing.T) {
 // response that matched no rule, as S3 sends none there.
 func TestCORSWriterDropsStoreCORSVary(t *testing.T) {
 	rec := httptest.NewRecorder()
-	cw := newCORSWriter(rec, cors.Decision{})
+	cw := newCORSWriter(rec, cors.Decision{}, false)
 	cw.Header().Add("Vary", "Origin")
 	cw.Header().Add("Vary", "access-control-request-method, Access-Control-Request-Headers")
 	cw.WriteHeader(http.StatusOK)

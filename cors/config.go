@@ -67,6 +67,14 @@ type Rule struct {
 type Error struct {
 	Code    string // "MalformedXML", "InvalidRequest", "MaxMessageLengthExceeded"
 	Message string
+
+	// Line and Column locate the failure in a document given to Parse: the
+	// start of the element whose value S3 refuses, or where the document
+	// stopped being well-formed or matching the schema. Both count from 1,
+	// the column in bytes; they are 0 when unknown, as for Validate, which
+	// has no document. S3 reports no position: they are for operators, and
+	// Error and the S3 wire form leave them out.
+	Line, Column int
 }
 
 // Error returns the code and the message.
@@ -105,23 +113,51 @@ func errInvalid(msg string) *Error {
 // document cannot carry (invalid UTF-8, control characters). Then the rule
 // count (V1, V12), then each rule in order.
 func (c *Configuration) Validate() error {
+	if e, _ := c.validate(); e != nil {
+		return e
+	}
+	return nil
+}
+
+// invalidAt is where validate found a configuration invalid, so that Parse
+// can point at the element.
+type invalidAt struct {
+	rule  int   // the rule's index; -1 for the configuration as a whole
+	field field // the rule's list that holds the value; fieldNone for the rule as a whole
+	index int   // the value's index in that list
+}
+
+// field names a list of a rule.
+type field uint8
+
+const (
+	fieldNone field = iota
+	fieldOrigin
+	fieldMethod
+	fieldHeader
+	fieldExpose
+)
+
+// validate is Validate, saying where the first failure is.
+func (c *Configuration) validate() (*Error, invalidAt) {
 	if c == nil || len(c.Rules) == 0 {
-		return errMalformed() // V1
+		return errMalformed(), invalidAt{rule: -1} // V1
 	}
 	for i := range c.Rules {
 		if !c.Rules[i].representable() {
-			return errMalformed()
+			return errMalformed(), invalidAt{rule: i}
 		}
 	}
 	if len(c.Rules) > MaxRules {
-		return errInvalid(msgTooManyRules) // V12
+		return errInvalid(msgTooManyRules), invalidAt{rule: MaxRules} // V12: the first rule too many
 	}
 	for i := range c.Rules {
-		if err := c.Rules[i].validate(); err != nil {
-			return err
+		if e, at := c.Rules[i].validate(); e != nil {
+			at.rule = i
+			return e, at
 		}
 	}
-	return nil
+	return nil, invalidAt{}
 }
 
 // representable reports whether the rule could have come from a document
@@ -149,36 +185,37 @@ func (r *Rule) representable() bool {
 // validate makes the per-rule checks in the order of spec A.3: origins
 // present (V4), origin wildcards (V9), methods present (V5), method values
 // (V6-V8), AllowedHeader wildcards (V10), then ExposeHeader wildcards (V11)
-// and characters (V19).
-func (r *Rule) validate() error {
+// and characters (V19). It says which value failed; the rule index is left
+// to the caller.
+func (r *Rule) validate() (*Error, invalidAt) {
 	if len(r.AllowedOrigins) == 0 {
-		return errMalformed() // V3, V4
+		return errMalformed(), invalidAt{} // V3, V4
 	}
-	for _, o := range r.AllowedOrigins {
+	for i, o := range r.AllowedOrigins {
 		// Several origins may sit next to "*" in one rule (V20, open in the
 		// spec): S3 accepted such a list, so it is accepted here too.
 		if strings.Count(o, "*") > 1 {
-			return errInvalid(`AllowedOrigin "` + o + `" can not have more than one wildcard.`) // V9
+			return errInvalid(`AllowedOrigin "` + o + `" can not have more than one wildcard.`), invalidAt{field: fieldOrigin, index: i} // V9
 		}
 	}
 	if len(r.AllowedMethods) == 0 {
-		return errMalformed() // V5
+		return errMalformed(), invalidAt{} // V5
 	}
-	for _, m := range r.AllowedMethods {
+	for i, m := range r.AllowedMethods {
 		// Methods are compared exactly, so "get" is refused like "PATCH" (V8,
 		// open in the spec; the implementations that compare with S3 refuse it).
 		if methodBit(m) == 0 {
-			return errInvalid("Found unsupported HTTP method in CORS config. Unsupported method is " + m) // V6, V7, V8
+			return errInvalid("Found unsupported HTTP method in CORS config. Unsupported method is " + m), invalidAt{field: fieldMethod, index: i} // V6, V7, V8
 		}
 	}
-	for _, h := range r.AllowedHeaders {
+	for i, h := range r.AllowedHeaders {
 		if strings.Count(h, "*") > 1 {
-			return errInvalid(`AllowedHeader "` + h + `" can not have more than one wildcard.`) // V10
+			return errInvalid(`AllowedHeader "` + h + `" can not have more than one wildcard.`), invalidAt{field: fieldHeader, index: i} // V10
 		}
 	}
-	for _, h := range r.ExposeHeaders {
+	for i, h := range r.ExposeHeaders {
 		if strings.IndexByte(h, '*') >= 0 {
-			return errInvalid(`ExposeHeader "` + h + `" contains wildcard. We currently do not support wildcard for ExposeHeader.`) // V11
+			return errInvalid(`ExposeHeader "` + h + `" contains wildcard. We currently do not support wildcard for ExposeHeader.`), invalidAt{field: fieldExpose, index: i} // V11
 		}
 		// V19 is open in the spec: the one report of AWS's behaviour says it
 		// refuses ExposeHeader values that are not HTTP tokens, with a message
@@ -186,12 +223,12 @@ func (r *Rule) validate() error {
 		// That is followed here. An empty value is not refused: it has no
 		// invalid character.
 		if !isToken(h) {
-			return errInvalid(`AllowedHeader "` + h + `" contains invalid character.`) // V19
+			return errInvalid(`AllowedHeader "` + h + `" contains invalid character.`), invalidAt{field: fieldExpose, index: i} // V19
 		}
 	}
 	// A negative MaxAgeSeconds is accepted (V14, open in the spec) and sent
 	// back as it is, like 0.
-	return nil
+	return nil, invalidAt{}
 }
 
 // isToken reports whether every byte of s is an RFC 9110 token character.

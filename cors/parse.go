@@ -19,7 +19,8 @@ import (
 // well-formedness and schema (MalformedXML: broken XML, an unknown element, a
 // repeated ID or MaxAgeSeconds, a MaxAgeSeconds that is not an integer, an ID
 // longer than MaxIDLength characters), then the rule count and each rule as
-// Validate describes. The first failure is reported.
+// Validate describes. The first failure is reported, with the line and column
+// of the document where it is (Error.Line, Error.Column).
 func Parse(doc []byte) (*Configuration, error) {
 	if len(doc) > MaxDocumentSize {
 		// V17 is open in the spec: S3 documents the limit but no response to
@@ -27,12 +28,16 @@ func Parse(doc []byte) (*Configuration, error) {
 		// request body.
 		return nil, &Error{Code: CodeMaxMessageLengthExceeded, Message: msgTooBig}
 	}
-	c, err := decode(doc)
+	p := &parser{d: xml.NewDecoder(bytes.NewReader(bytes.TrimPrefix(doc, utf8BOM)))}
+	c, err := p.decode()
 	if err != nil {
-		return nil, errMalformed()
+		e := errMalformed()
+		e.Line, e.Column = p.failedAt(err)
+		return nil, e
 	}
-	if err := c.Validate(); err != nil {
-		return nil, err
+	if e, at := c.validate(); e != nil {
+		e.Line, e.Column = p.positionOf(at)
+		return nil, e
 	}
 	return c, nil
 }
@@ -43,11 +48,81 @@ var errSchema = errors.New("document does not match the CORSConfiguration schema
 
 var utf8BOM = []byte("\xef\xbb\xbf")
 
-func decode(doc []byte) (*Configuration, error) {
-	d := xml.NewDecoder(bytes.NewReader(bytes.TrimPrefix(doc, utf8BOM)))
+// position is a place in a document: line and column (in bytes) from 1.
+type position struct{ line, column int }
+
+// parser decodes a document token by token, noting where each token and
+// each value starts, so that an error can point into the document.
+type parser struct {
+	d     *xml.Decoder
+	at    position // the start of the token read last
+	root  position
+	rules []rulePositions
+}
+
+// rulePositions are the starts of a rule's element and of its values.
+type rulePositions struct {
+	start                             position
+	origins, methods, headers, expose []position
+}
+
+// token reads the next token, noting where it starts.
+func (p *parser) token() (xml.Token, error) {
+	p.at = p.inputPos()
+	return p.d.Token()
+}
+
+func (p *parser) inputPos() position {
+	line, column := p.d.InputPos()
+	return position{line, column}
+}
+
+// schemaError is errSchema for the token that starts at pos.
+func (p *parser) schemaError(pos position) error {
+	p.at = pos
+	return errSchema
+}
+
+// failedAt is where decoding failed with err: the start of the token that
+// does not match the schema, or the place where encoding/xml gave up.
+func (p *parser) failedAt(err error) (line, column int) {
+	if errors.Is(err, errSchema) {
+		return p.at.line, p.at.column
+	}
+	pos := p.inputPos()
+	if se, ok := errors.AsType[*xml.SyntaxError](err); ok && se.Line != pos.line {
+		return se.Line, 0
+	}
+	return pos.line, pos.column
+}
+
+// positionOf is where the value that validate found invalid starts.
+func (p *parser) positionOf(at invalidAt) (line, column int) {
+	if at.rule < 0 || at.rule >= len(p.rules) {
+		return p.root.line, p.root.column
+	}
+	r := &p.rules[at.rule]
+	var values []position
+	switch at.field {
+	case fieldOrigin:
+		values = r.origins
+	case fieldMethod:
+		values = r.methods
+	case fieldHeader:
+		values = r.headers
+	case fieldExpose:
+		values = r.expose
+	}
+	if at.index < len(values) {
+		return values[at.index].line, values[at.index].column
+	}
+	return r.start.line, r.start.column
+}
+
+func (p *parser) decode() (*Configuration, error) {
 	var c *Configuration
 	for first := true; ; first = false {
-		tok, err := d.Token()
+		tok, err := p.token()
 		if err == io.EOF {
 			break
 		}
@@ -59,7 +134,8 @@ func decode(doc []byte) (*Configuration, error) {
 			if c != nil || !wellFormed(t) || !inNamespace(t.Name) || t.Name.Local != "CORSConfiguration" {
 				return nil, errSchema
 			}
-			if c, err = decodeRoot(d); err != nil {
+			p.root = p.at
+			if c, err = p.decodeRoot(); err != nil {
 				return nil, err
 			}
 		case xml.ProcInst:
@@ -83,10 +159,10 @@ func decode(doc []byte) (*Configuration, error) {
 	return c, nil
 }
 
-func decodeRoot(d *xml.Decoder) (*Configuration, error) {
+func (p *parser) decodeRoot() (*Configuration, error) {
 	c := &Configuration{}
 	for {
-		tok, err := d.Token()
+		tok, err := p.token()
 		if err != nil {
 			return nil, eofIsError(err)
 		}
@@ -95,7 +171,8 @@ func decodeRoot(d *xml.Decoder) (*Configuration, error) {
 			if !wellFormed(t) || !inNamespace(t.Name) || t.Name.Local != "CORSRule" {
 				return nil, errSchema // V18
 			}
-			r, err := decodeRule(d)
+			p.rules = append(p.rules, rulePositions{start: p.at})
+			r, err := p.decodeRule(&p.rules[len(p.rules)-1])
 			if err != nil {
 				return nil, err
 			}
@@ -116,11 +193,11 @@ func decodeRoot(d *xml.Decoder) (*Configuration, error) {
 	}
 }
 
-func decodeRule(d *xml.Decoder) (Rule, error) {
+func (p *parser) decodeRule(pos *rulePositions) (Rule, error) {
 	var r Rule
 	var hasID bool
 	for {
-		tok, err := d.Token()
+		tok, err := p.token()
 		if err != nil {
 			return r, eofIsError(err)
 		}
@@ -129,38 +206,43 @@ func decodeRule(d *xml.Decoder) (Rule, error) {
 			if !wellFormed(t) || !inNamespace(t.Name) {
 				return r, errSchema
 			}
-			v, err := decodeText(d)
+			start := p.at
+			v, err := p.decodeText()
 			if err != nil {
 				return r, err
 			}
 			switch t.Name.Local {
 			case "AllowedHeader":
 				r.AllowedHeaders = append(r.AllowedHeaders, v)
+				pos.headers = append(pos.headers, start)
 			case "AllowedMethod":
 				r.AllowedMethods = append(r.AllowedMethods, v)
+				pos.methods = append(pos.methods, start)
 			case "AllowedOrigin":
 				r.AllowedOrigins = append(r.AllowedOrigins, v)
+				pos.origins = append(pos.origins, start)
 			case "ExposeHeader":
 				r.ExposeHeaders = append(r.ExposeHeaders, v)
+				pos.expose = append(pos.expose, start)
 			case "ID":
 				if hasID || utf8.RuneCountInString(v) > MaxIDLength { // V16
-					return r, errSchema
+					return r, p.schemaError(start)
 				}
 				r.ID, hasID = v, true
 			case "MaxAgeSeconds":
 				if r.MaxAgeSeconds != nil {
-					return r, errSchema
+					return r, p.schemaError(start)
 				}
 				// The schema's integer allows surrounding white space and a
 				// sign; anything else is V13.
 				n, err := strconv.ParseInt(strings.Trim(v, " \t\r\n"), 10, 32)
 				if err != nil {
-					return r, errSchema // V13
+					return r, p.schemaError(start) // V13
 				}
 				age := int(n)
 				r.MaxAgeSeconds = &age
 			default:
-				return r, errSchema // V18
+				return r, p.schemaError(start) // V18
 			}
 		case xml.EndElement:
 			return r, nil
@@ -181,10 +263,10 @@ func decodeRule(d *xml.Decoder) (Rule, error) {
 // decodeText reads the text of an element that may hold nothing else, up to
 // and including its end tag. Comments are dropped; CDATA sections count as
 // text.
-func decodeText(d *xml.Decoder) (string, error) {
+func (p *parser) decodeText() (string, error) {
 	var b []byte
 	for {
-		tok, err := d.Token()
+		tok, err := p.token()
 		if err != nil {
 			return "", eofIsError(err)
 		}

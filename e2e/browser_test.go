@@ -68,15 +68,8 @@ const (
 func (bt *browserTest) testRead(t *testing.T) {
 	s := bt.s
 	bucket := bucketName(t, "br-read")
-	s.s3.createBucket(t, bucket)
 	body := "hello from the bucket"
-	if _, err := s.s3.PutObject(t.Context(), &s3.PutObjectInput{
-		Bucket: aws.String(bucket), Key: aws.String("hello.txt"), Body: strings.NewReader(body),
-		ContentType: aws.String("text/plain"), Metadata: map[string]string{"color": "blue"},
-	}); err != nil {
-		t.Fatal(err)
-	}
-	etag := bt.etag(t, bucket, "hello.txt")
+	etag := bt.putHello(t, bucket, body)
 	s.s3.putCORS(t, bucket, []corsRule{{
 		AllowedMethods: []string{"GET", "HEAD"},
 		AllowedOrigins: []string{bt.pages.origin(allowedHost)},
@@ -99,6 +92,20 @@ func (bt *browserTest) testRead(t *testing.T) {
 
 	tb = bt.b.open(t, bt.pages.origin(deniedHost))
 	tb.request(t, u, nil).assertBlocked(t, tb, "GET from an origin the rules do not allow")
+}
+
+// putHello creates bucket with the object hello.txt holding body, a
+// text/plain with the metadata color=blue, and returns its ETag.
+func (bt *browserTest) putHello(t *testing.T, bucket, body string) string {
+	t.Helper()
+	bt.s.s3.createBucket(t, bucket)
+	if _, err := bt.s.s3.PutObject(t.Context(), &s3.PutObjectInput{
+		Bucket: aws.String(bucket), Key: aws.String("hello.txt"), Body: strings.NewReader(body),
+		ContentType: aws.String("text/plain"), Metadata: map[string]string{"color": "blue"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return bt.etag(t, bucket, "hello.txt")
 }
 
 // testPublicRead reads from a bucket whose rule allows every origin: the
@@ -134,20 +141,31 @@ func (bt *browserTest) testCustomHeaders(t *testing.T) {
 		AllowedOrigins: []string{bt.pages.origin(allowedHost)},
 		ExposeHeaders:  []string{"ETag"},
 	}})
+	bt.uploadWithCustomHeaders(t, bucket, "the rules")
+}
+
+// uploadWithCustomHeaders has a page of each origin upload a JSON object
+// with Content-Type application/json and x-amz-meta-foo, both signed into
+// the presigned URL, so that the browser must ask first: from allowedHost
+// the upload succeeds after one preflight and the page reads the ETag; from
+// deniedHost it is blocked and never reaches the store. decider names what
+// decides, for the messages.
+func (bt *browserTest) uploadWithCustomHeaders(t *testing.T, bucket, decider string) {
+	t.Helper()
+	s := bt.s
 	content := `{"hello":"world"}`
 	headers := map[string]string{"Content-Type": "application/json", "x-amz-meta-foo": "bar"}
-
 	for _, host := range []string{allowedHost, deniedHost} {
 		key := "from-" + host + ".json"
 		u := bt.presignPut(t, bucket, key, "application/json", map[string]string{"foo": "bar"})
 		tb := bt.b.open(t, bt.pages.origin(host))
 		r := tb.request(t, u, map[string]any{"method": "PUT", "headers": headers, "body": content})
 		if host == deniedHost {
-			r.assertBlocked(t, tb, "PUT with custom headers from an origin the rules do not allow")
+			r.assertBlocked(t, tb, "PUT with custom headers from an origin "+decider+" do not allow")
 			bt.assertNeverReached(t, http.MethodPut, bucket, key)
 			continue
 		}
-		what := "PUT with Content-Type and x-amz-meta-foo from the allowed origin"
+		what := "PUT with Content-Type and x-amz-meta-foo from the origin " + decider + " allow"
 		r.assertStatus(t, tb, what, http.StatusOK)
 		r.assertExposed(t, tb, what, map[string]string{"etag": `"` + md5Hex([]byte(content)) + `"`})
 		if n := tb.preflights(s.proxy.URL, 1); n != 1 {

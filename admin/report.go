@@ -1,0 +1,159 @@
+package admin
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/s3cors/caddy-s3-cors/caddymodule"
+)
+
+// This file renders the answers of the stats and import routes as the
+// command prints them: tables and lines for people, where the admin API
+// answers JSON.
+
+// sinceEvents say in words why counting began when it did.
+var sinceEvents = map[string]string{
+	"start":                "when this instance started",
+	"configuration_change": "when the bucket's configuration last changed",
+	"default_loaded":       "when the default was loaded",
+}
+
+// printStats prints a bucket's decision counts as tables, marking the
+// rules that decided nothing.
+func printStats(out io.Writer, st caddymodule.DecisionStats) error {
+	var b strings.Builder
+	switch st.Source {
+	case caddymodule.SourceBucket.String():
+		fmt.Fprintf(&b, "bucket %s: its own configuration decides (%s)\n", st.Bucket, plural(len(st.Rules), "rule"))
+	case caddymodule.SourceDefault.String():
+		fmt.Fprintf(&b, "bucket %s: no configuration of its own; the default %s decides (%s).\n"+
+			"The counts are the default's, for every bucket it decided.\n", st.Bucket, st.DefaultFile, plural(len(st.Rules), "rule"))
+	default:
+		fmt.Fprintf(&b, "bucket %s: no CORS configuration and no default; nothing is counted\n", st.Bucket)
+		_, err := io.WriteString(out, b.String())
+		return err
+	}
+	event := sinceEvents[st.SinceEvent]
+	if event == "" {
+		event = st.SinceEvent
+	}
+	fmt.Fprintf(&b, "counted since %s (%s)\n\n", st.Since.UTC().Format(time.DateTime+" MST"), event)
+
+	rules := table("RULE", "ID", "PREFLIGHTS ALLOWED", "REQUESTS ALLOWED", "")
+	for _, r := range st.Rules {
+		id, mark := r.ID, ""
+		if id == "" {
+			id = "-"
+		}
+		if r.Preflight == 0 && r.Actual == 0 {
+			mark = "never matched"
+		}
+		rules = append(rules, []string{strconv.Itoa(r.Index), id, count(r.Preflight), count(r.Actual), mark})
+	}
+	refused := table("REFUSED BY", "PREFLIGHTS", "REQUESTS")
+	for _, row := range []struct {
+		reason    string
+		pre, post uint64
+	}{
+		{"origin", st.PreflightRefused.Origin, st.ActualRefused.Origin},
+		{"method", st.PreflightRefused.Method, st.ActualRefused.Method},
+		{"header", st.PreflightRefused.Header, st.ActualRefused.Header},
+		{"headers_too_large", st.PreflightRefused.HeadersTooLarge, st.ActualRefused.HeadersTooLarge},
+	} {
+		refused = append(refused, []string{row.reason, count(row.pre), count(row.post)})
+	}
+	writeTable(&b, rules)
+	b.WriteByte('\n')
+	writeTable(&b, refused)
+	fmt.Fprintf(&b, "\npreflights refused before the rules: %d without Origin, %d with an invalid Access-Control-Request-Method, %d for a bucket the upstream does not have\n",
+		st.PreflightMissingOrigin, st.PreflightInvalidMethod, st.PreflightBucketNotFound)
+	_, err := io.WriteString(out, b.String())
+	return err
+}
+
+// table starts a table with its header row.
+func table(header ...string) [][]string { return [][]string{header} }
+
+func count(n uint64) string { return strconv.FormatUint(n, 10) }
+
+// writeTable writes rows as aligned columns, two spaces apart, without
+// trailing spaces.
+func writeTable(b *strings.Builder, rows [][]string) {
+	var aligned strings.Builder
+	tw := tabwriter.NewWriter(&aligned, 0, 0, 2, ' ', 0)
+	for _, row := range rows {
+		fmt.Fprintln(tw, strings.Join(row, "\t"))
+	}
+	_ = tw.Flush() // a strings.Builder does not fail
+	for line := range strings.Lines(aligned.String()) {
+		b.WriteString(strings.TrimRight(line, " \n"))
+		b.WriteByte('\n')
+	}
+}
+
+// importStatusText says what a bucket's import status means.
+var importStatusText = map[caddymodule.ImportStatus]string{
+	caddymodule.ImportImported:        "imported",
+	caddymodule.ImportReplaced:        "imported over the configuration it had here",
+	caddymodule.ImportSkipped:         "skipped",
+	caddymodule.ImportNoConfiguration: "no configuration at the store",
+	caddymodule.ImportRefused:         "refused",
+	caddymodule.ImportFailed:          "failed",
+}
+
+// errNotImported is the error of an import that left buckets out; the
+// lines printed before it say which and why.
+type errNotImported struct{ n, of int }
+
+func (e errNotImported) Error() string {
+	return fmt.Sprintf("%d of %s were not imported (refused or failed; see above)", e.n, plural(e.of, "bucket"))
+}
+
+// printImport prints one line per bucket, then a summary. It returns an
+// error when a bucket was refused or failed, so that the command exits
+// with status 1.
+func printImport(out io.Writer, report caddymodule.ImportReport) error {
+	var rows [][]string
+	notImported := 0
+	for _, r := range report.Results {
+		line := importStatusText[r.Status]
+		if line == "" {
+			line = string(r.Status)
+		}
+		switch {
+		case r.Rules > 0:
+			line += " (" + plural(r.Rules, "rule") + ")"
+		case r.Status == caddymodule.ImportSkipped:
+			line += ": it has a configuration here already (--replace overwrites it)"
+		case r.Code != "":
+			line += ": " + r.Code + ": " + r.Message
+		case r.Message != "":
+			line += ": " + r.Message
+		}
+		if !r.OK() {
+			notImported++
+		}
+		rows = append(rows, []string{r.Bucket, line})
+	}
+	var b strings.Builder
+	writeTable(&b, rows)
+	counts := []string{plural(len(report.Results), "bucket")}
+	for _, s := range []caddymodule.ImportStatus{
+		caddymodule.ImportImported, caddymodule.ImportReplaced, caddymodule.ImportSkipped,
+		caddymodule.ImportNoConfiguration, caddymodule.ImportRefused, caddymodule.ImportFailed,
+	} {
+		counts = append(counts, strconv.Itoa(report.Count(s))+" "+string(s))
+	}
+	fmt.Fprintf(&b, "import from %s: %s\n", report.Source, strings.Join(counts, ", "))
+	if _, err := io.WriteString(out, b.String()); err != nil {
+		return err
+	}
+	if notImported > 0 {
+		return errNotImported{notImported, len(report.Results)}
+	}
+	return nil
+}
