@@ -58,9 +58,7 @@ const maxRequestBody = cors.MaxDocumentSize
 //
 // The admin API is not authenticated by SigV4: protect it as Caddy's admin
 // API always must (it listens on localhost by default).
-type API struct {
-	ctx caddy.Context
-}
+type API struct{}
 
 // CaddyModule returns the Caddy module information.
 func (API) CaddyModule() caddy.ModuleInfo {
@@ -68,13 +66,6 @@ func (API) CaddyModule() caddy.ModuleInfo {
 		ID:  "admin.api.s3_cors",
 		New: func() caddy.Module { return new(API) },
 	}
-}
-
-// Provision keeps the config's context, through which the s3_cors app is
-// found when a request comes: admin routes are provisioned before the apps.
-func (a *API) Provision(ctx caddy.Context) error {
-	a.ctx = ctx
-	return nil
 }
 
 // Routes returns the module's admin routes.
@@ -127,13 +118,16 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request) error {
 	return apiError(http.StatusNotFound, fmt.Errorf("no route %s", r.URL.Path))
 }
 
-// app finds the running s3_cors app.
+// app finds the running s3_cors app. It is not looked up through the
+// config's context: Caddy serves the admin routes of a new config while
+// that config's apps are still being provisioned, and the context's app
+// table is not safe to read then.
 func (a *API) app() (*caddymodule.App, error) {
-	app, err := a.ctx.AppIfConfigured("s3_cors")
-	if err != nil {
+	app := caddymodule.Running()
+	if app == nil {
 		return nil, apiError(http.StatusNotFound, errors.New("no s3_cors handler is configured"))
 	}
-	return app.(*caddymodule.App), nil
+	return app, nil
 }
 
 // BucketSummary is one entry of the bucket list, and the answer to a PUT.
@@ -272,7 +266,6 @@ func methodNotAllowed(method, allowed string) error {
 // Interface guards.
 var (
 	_ caddy.AdminRouter = (*API)(nil)
-	_ caddy.Provisioner = (*API)(nil)
 )
 
 // ExplainRequest is the body of POST /s3_cors/explain: the parts of an

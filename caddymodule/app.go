@@ -154,12 +154,26 @@ func (a *App) Start() error {
 	if httpApp, err := a.ctx.AppIfConfigured("http"); err == nil {
 		warnHandlersWithoutNext(httpApp.(*caddyhttp.App), a.logger)
 	}
+	running.Store(a)
 	return nil
 }
 
-// Stop does nothing: the shared store outlives a config reload and is
+// Stop withdraws the app from Running unless a newer config's app has
+// already replaced it; the shared store outlives a config reload and is
 // released in Cleanup.
-func (*App) Stop() error { return nil }
+func (a *App) Stop() error {
+	running.CompareAndSwap(a, nil)
+	return nil
+}
+
+// running is the app of the config Caddy runs now. A reload starts the new
+// config's app before it stops the old one.
+var running atomic.Pointer[App]
+
+// Running returns the s3_cors app of the config Caddy runs now, or nil
+// before one has started (and after Caddy has stopped it). The admin API
+// finds the app here.
+func Running() *App { return running.Load() }
 
 // Cleanup releases this config's reference to the shared store.
 func (a *App) Cleanup() error {
