@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/s3cors/caddy-s3-cors/s3"
 )
 
 // marker is the one small key every instance polls. Seq counts changes;
@@ -67,7 +69,7 @@ func parseMarker(data []byte) (marker, error) {
 		return marker{}, errors.New("marker journal is longer than its sequence")
 	}
 	for i, c := range m.Journal {
-		if c.Seq != first+uint64(i) || c.Token == "" || !validBucket(c.Bucket) {
+		if c.Seq != first+uint64(i) || c.Token == "" || !s3.ValidBucketName(c.Bucket) {
 			return marker{}, fmt.Errorf("marker journal entry %d is malformed", i)
 		}
 	}
@@ -150,7 +152,7 @@ func (s *Store) publish(ctx context.Context, bucket string, deleted bool, by str
 	if s.lockMarker(ctx) {
 		defer func() {
 			if err := s.storage.Unlock(ctx, s.lockName); err != nil {
-				s.log.Warn("releasing change-marker lock", zap.String("lock", s.lockName), zap.Error(err))
+				s.logger().Warn("releasing change-marker lock", zap.String("lock", s.lockName), zap.Error(err))
 			}
 		}()
 	}
@@ -186,7 +188,7 @@ func (s *Store) lockMarker(ctx context.Context) bool {
 	lctx, cancel := context.WithTimeout(ctx, s.opts.LockTimeout)
 	defer cancel()
 	if err := s.storage.Lock(lctx, s.lockName); err != nil {
-		s.log.Debug("updating change marker without lock", zap.String("lock", s.lockName), zap.Error(err))
+		s.logger().Debug("updating change marker without lock", zap.String("lock", s.lockName), zap.Error(err))
 		return false
 	}
 	return true

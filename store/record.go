@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/s3cors/caddy-s3-cors/s3"
 )
 
 // Record is one bucket's stored CORS configuration. It is kept in storage as
@@ -63,34 +65,13 @@ func decodeRecord(bucket string, data []byte) (Record, error) {
 	return sr.Record, nil
 }
 
-// ErrInvalidBucket is wrapped by the errors of Put and Delete for a bucket
-// name that cannot be a storage key segment.
+// ErrInvalidBucket is wrapped by the errors of Put and Delete for a name
+// that S3 would refuse as a bucket name (s3.ValidBucketName), which also
+// keeps every bucket a safe storage key segment.
 var ErrInvalidBucket = errors.New("invalid bucket name")
 
 func invalidBucket(name string) error {
-	return fmt.Errorf("%w %q: use 1 to 255 lowercase letters, digits, '.' and '-', starting and ending with a letter or digit", ErrInvalidBucket, name)
-}
-
-// validBucket accepts S3 bucket names, which are [a-z0-9.-], within S3's
-// legacy length limit. Names that begin or end with '.' or '-' are refused
-// so that "." and ".." can never become a key segment.
-func validBucket(name string) bool {
-	if len(name) == 0 || len(name) > 255 {
-		return false
-	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		switch {
-		case 'a' <= c && c <= 'z', '0' <= c && c <= '9':
-		case c == '.' || c == '-':
-			if i == 0 || i == len(name)-1 {
-				return false
-			}
-		default:
-			return false
-		}
-	}
-	return true
+	return fmt.Errorf("%w %q: S3 bucket names are 3 to 63 lowercase letters, digits, '.' and '-', starting and ending with a letter or digit", ErrInvalidBucket, name)
 }
 
 func (s *Store) recordKey(bucket string) string {
@@ -111,7 +92,7 @@ func (s *Store) bucketOfKey(key string) (bucket string, ok, foreign bool) {
 		// by digits in the same directory, which a List may catch.
 		return "", false, strings.Trim(name, "0123456789") != ""
 	}
-	if !validBucket(bucket) {
+	if !s3.ValidBucketName(bucket) {
 		return "", false, true
 	}
 	return bucket, true, false

@@ -49,7 +49,7 @@ import (
 // Defaults used when the corresponding Options field is zero.
 const (
 	DefaultPrefix           = "s3_cors"
-	DefaultSyncInterval     = 10 * time.Second
+	DefaultSyncInterval     = 5 * time.Second
 	DefaultFullSyncInterval = 5 * time.Minute
 	DefaultJournalSize      = 128
 	DefaultLockTimeout      = 5 * time.Second
@@ -64,7 +64,8 @@ type Options struct {
 	Prefix string
 
 	// Logger receives an info line per configuration change and warnings
-	// about skipped records and failed syncs. Default: no logging.
+	// about skipped records and failed syncs. SetLogger replaces it.
+	// Default: no logging.
 	Logger *zap.Logger
 
 	// FullSyncInterval is how often Sync lists and reloads every record
@@ -147,7 +148,7 @@ func (st Stats) MarshalJSON() ([]byte, error) {
 type Store struct {
 	storage certmagic.Storage
 	opts    Options
-	log     *zap.Logger
+	log     atomic.Pointer[zap.Logger]
 	now     func() time.Time
 
 	bucketsDir string
@@ -231,7 +232,6 @@ func New(storage certmagic.Storage, opts Options) *Store {
 	s := &Store{
 		storage:    storage,
 		opts:       opts,
-		log:        opts.Logger,
 		now:        time.Now,
 		bucketsDir: opts.Prefix + "/buckets",
 		markerKey:  opts.Prefix + "/marker.json",
@@ -240,9 +240,23 @@ func New(storage certmagic.Storage, opts Options) *Store {
 		dirty:      make(map[string]struct{}),
 		hashSeed:   maphash.MakeSeed(),
 	}
+	s.log.Store(opts.Logger)
 	s.snap.Store(&snapshot{entries: map[string]*entry{}})
 	return s
 }
+
+// SetLogger makes l the logger of the store from now on; nil stops logging.
+// A store that outlives a configuration reload takes the new
+// configuration's logger this way. It is safe to call at any time.
+func (s *Store) SetLogger(l *zap.Logger) {
+	if l == nil {
+		l = zap.NewNop()
+	}
+	s.log.Store(l)
+}
+
+// logger is the store's current logger.
+func (s *Store) logger() *zap.Logger { return s.log.Load() }
 
 // Lookup returns the compiled policy of bucket, or nil when the bucket has
 // no CORS configuration. It takes no lock and allocates nothing.
@@ -293,18 +307,24 @@ func (s *Store) Stats() Stats {
 	return st
 }
 
-// Run syncs every interval (DefaultSyncInterval if not positive) until ctx
-// is done. Failures are recorded in Stats and logged by Sync; the last good
-// snapshot keeps serving and the next poll retries.
-func (s *Store) Run(ctx context.Context, interval time.Duration) {
-	if interval <= 0 {
-		interval = DefaultSyncInterval
-	}
-	t := time.NewTicker(interval)
-	defer t.Stop()
+// Run polls storage with Sync until ctx is done, waiting interval()
+// between polls. interval is called before every wait, so a caller can
+// change the interval while Run runs; a nil interval, or one that returns a
+// duration that is not positive, means DefaultSyncInterval. Each poll is
+// bounded by Options.SyncTimeout. Failures are recorded in Stats and logged
+// by Sync; the last good snapshot keeps serving and the next poll retries.
+func (s *Store) Run(ctx context.Context, interval func() time.Duration) {
 	for {
+		d := DefaultSyncInterval
+		if interval != nil {
+			if v := interval(); v > 0 {
+				d = v
+			}
+		}
+		t := time.NewTimer(d)
 		select {
 		case <-ctx.Done():
+			t.Stop()
 			return
 		case <-t.C:
 		}

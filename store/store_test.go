@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -88,15 +89,19 @@ func TestPutGetLookupDelete(t *testing.T) {
 	}
 }
 
+// TestBucketNames checks that the store takes the names S3 takes, and only
+// those (s3.ValidBucketName is the one validator).
 func TestBucketNames(t *testing.T) {
 	tests := []struct {
 		name  string
 		valid bool
 	}{
 		{"photos", true},
-		{"a", true},
+		{"abc", true},
 		{"my-bucket.example.com", true},
 		{"123", true},
+		{"ab", false},
+		{"a", false},
 		{"", false},
 		{".", false},
 		{"..", false},
@@ -104,22 +109,22 @@ func TestBucketNames(t *testing.T) {
 		{"trailing-", false},
 		{"trailing.", false},
 		{"-leading", false},
+		{"two..dots", false},
+		{"192.168.1.1", false},
+		{"xn--bucket", false},
 		{"Upper", false},
 		{"under_score", false},
 		{"a/b", false},
 		{"../../etc", false},
 		{"sp ace", false},
 		{"ünïcode", false},
-		{string(make([]byte, 256)), false},
+		{strings.Repeat("a", 64), false},
 	}
 	ctx := context.Background()
 	s := newTestStore(t, fileStorage(t), Options{})
 	cfg := corsConfig(t, "https://app.example.com")
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := validBucket(tt.name); got != tt.valid {
-				t.Fatalf("validBucket(%q) = %v, want %v", tt.name, got, tt.valid)
-			}
 			_, err := s.Put(ctx, tt.name, cfg, "admin")
 			if tt.valid != (err == nil) {
 				t.Fatalf("Put(%q) error = %v, want valid=%v", tt.name, err, tt.valid)
@@ -128,8 +133,8 @@ func TestBucketNames(t *testing.T) {
 				t.Fatalf("Put(%q) error %v does not wrap ErrInvalidBucket", tt.name, err)
 			}
 			_, err = s.Delete(ctx, tt.name, "admin")
-			if !tt.valid && !errors.Is(err, ErrInvalidBucket) {
-				t.Fatalf("Delete(%q) error = %v, want ErrInvalidBucket", tt.name, err)
+			if tt.valid != (err == nil) || (!tt.valid && !errors.Is(err, ErrInvalidBucket)) {
+				t.Fatalf("Delete(%q) error = %v, want valid=%v", tt.name, err, tt.valid)
 			}
 		})
 	}
@@ -160,13 +165,13 @@ func TestRestartSeesEverything(t *testing.T) {
 	s := newTestStore(t, fsys, Options{})
 	mustLoad(t, s)
 	recs := map[string]Record{}
-	for _, b := range []string{"a1", "b2", "c3"} {
+	for _, b := range []string{"aa1", "bb2", "ccc3"} {
 		recs[b] = mustPut(t, s, b, "https://"+b+".example.com")
 	}
-	if _, err := s.Delete(context.Background(), "b2", "admin"); err != nil {
+	if _, err := s.Delete(context.Background(), "bb2", "admin"); err != nil {
 		t.Fatal(err)
 	}
-	delete(recs, "b2")
+	delete(recs, "bb2")
 
 	restarted := newTestStore(t, fsys, Options{})
 	mustLoad(t, restarted)
@@ -190,7 +195,7 @@ func TestSharedPolicies(t *testing.T) {
 	fsys := fileStorage(t)
 	s := newTestStore(t, fsys, Options{})
 	mustLoad(t, s)
-	buckets := []string{"b0", "b1", "b2", "b3", "b4"}
+	buckets := []string{"bb0", "bb1", "bb2", "bb3", "bb4"}
 	for _, b := range buckets {
 		mustPut(t, s, b, "https://shared.example.com")
 	}
@@ -201,7 +206,7 @@ func TestSharedPolicies(t *testing.T) {
 		}
 	}
 	check(s, 1)
-	first := s.Lookup("b0")
+	first := s.Lookup("bb0")
 	for _, b := range buckets {
 		if s.Lookup(b) != first {
 			t.Fatalf("bucket %s has its own copy of a shared policy", b)
@@ -212,22 +217,22 @@ func TestSharedPolicies(t *testing.T) {
 	mustLoad(t, loaded)
 	check(loaded, 1)
 	for _, b := range buckets {
-		if loaded.Lookup(b) != loaded.Lookup("b0") {
+		if loaded.Lookup(b) != loaded.Lookup("bb0") {
 			t.Fatalf("after Load, bucket %s has its own copy of a shared policy", b)
 		}
 	}
 
-	mustPut(t, s, "b1", "https://own.example.com")
+	mustPut(t, s, "bb1", "https://own.example.com")
 	check(s, 2)
-	for _, b := range []string{"b0", "b2", "b3", "b4"} {
+	for _, b := range []string{"bb0", "bb2", "bb3", "bb4"} {
 		if _, err := s.Delete(ctx, b, "admin"); err != nil {
 			t.Fatal(err)
 		}
 	}
 	check(s, 1)
-	mustPut(t, s, "b1", "https://shared.example.com")
+	mustPut(t, s, "bb1", "https://shared.example.com")
 	check(s, 1)
-	if _, err := s.Delete(ctx, "b1", "admin"); err != nil {
+	if _, err := s.Delete(ctx, "bb1", "admin"); err != nil {
 		t.Fatal(err)
 	}
 	check(s, 0)
@@ -427,5 +432,31 @@ func writeFile(t testing.TB, name, content string) {
 	}
 	if err := os.WriteFile(name, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestSetLogger checks that a store kept across a reload logs to the logger
+// it was given last.
+func TestSetLogger(t *testing.T) {
+	firstCore, first := observer.New(zapcore.InfoLevel)
+	s := newTestStore(t, fileStorage(t), Options{Logger: zap.New(firstCore)})
+	mustPut(t, s, "photos", "https://one.example.com")
+	secondCore, second := observer.New(zapcore.InfoLevel)
+	s.SetLogger(zap.New(secondCore))
+	mustPut(t, s, "assets", "https://two.example.com")
+
+	for _, c := range []struct {
+		logs   *observer.ObservedLogs
+		bucket string
+	}{{first, "photos"}, {second, "assets"}} {
+		stored := c.logs.FilterMessage("CORS configuration stored").All()
+		if len(stored) != 1 || stored[0].ContextMap()["bucket"] != c.bucket {
+			t.Errorf("logger got %v, want only the change of %s", stored, c.bucket)
+		}
+	}
+	s.SetLogger(nil) // stops logging without panicking
+	mustPut(t, s, "videos", "https://three.example.com")
+	if n := second.FilterMessage("CORS configuration stored").Len(); n != 1 {
+		t.Errorf("after SetLogger(nil) the previous logger got %d lines, want 1", n)
 	}
 }

@@ -62,10 +62,10 @@ func (s *Store) Sync(ctx context.Context) error {
 	changes, ok := m.since(s.seenSeq, s.seenToken)
 	if !ok {
 		if m.invalid != nil {
-			s.log.Warn("change marker is unreadable; reloading every configuration",
+			s.logger().Warn("change marker is unreadable; reloading every configuration",
 				zap.String("key", s.markerKey), zap.Error(m.invalid))
 		} else {
-			s.log.Debug("change marker does not cover the changes since the last sync; reloading every configuration",
+			s.logger().Debug("change marker does not cover the changes since the last sync; reloading every configuration",
 				zap.Uint64("seen_seq", s.seenSeq), zap.Uint64("marker_seq", m.Seq))
 		}
 		return s.finishSync(s.fullSync(ctx, m), true)
@@ -147,7 +147,7 @@ func (s *Store) fullSync(ctx context.Context, m marker) error {
 	s.statsMu.Unlock()
 	if first {
 		st := s.Stats()
-		s.log.Info("loaded CORS configurations",
+		s.logger().Info("loaded CORS configurations",
 			zap.Int("buckets", st.Buckets),
 			zap.Int("policies", st.Policies),
 			zap.Int("skipped", len(warned)))
@@ -165,7 +165,7 @@ func (s *Store) warnSkipped(key, reason string, warned map[string]string) {
 			return
 		}
 	}
-	s.log.Warn("skipping unusable key in CORS configuration storage; the bucket keeps its last good configuration, if any",
+	s.logger().Warn("skipping unusable key in CORS configuration storage; the bucket keeps its last good configuration, if any",
 		zap.String("key", key), zap.String("reason", reason))
 }
 
@@ -186,7 +186,7 @@ func (s *Store) finishSync(err error, full bool) error {
 		st.ConsecutiveErrors++
 		if st.LastError == nil || err.Error() != st.LastError.Error() || now.Sub(s.lastWarn) >= errorLogInterval {
 			s.lastWarn = now
-			s.log.Warn("syncing CORS configurations from storage failed; serving the last good configurations and retrying at the next poll",
+			s.logger().Warn("syncing CORS configurations from storage failed; serving the last good configurations and retrying at the next poll",
 				zap.Error(err), zap.Int("consecutive_errors", st.ConsecutiveErrors))
 		}
 		st.LastError = err
@@ -194,7 +194,7 @@ func (s *Store) finishSync(err error, full bool) error {
 		return err
 	}
 	if st.ConsecutiveErrors > 0 {
-		s.log.Info("syncing CORS configurations from storage works again", zap.Int("failed_attempts", st.ConsecutiveErrors))
+		s.logger().Info("syncing CORS configurations from storage works again", zap.Int("failed_attempts", st.ConsecutiveErrors))
 	}
 	st.ConsecutiveErrors = 0
 	st.LastError = nil
@@ -407,15 +407,15 @@ func (s *Store) apply(results []loadResult, listed map[string]struct{}, by map[s
 	}
 	for i, c := range changed {
 		if i == maxChangeLogs {
-			s.log.Info("more CORS configuration changes loaded from storage", zap.Int("not_logged", len(changed)-i))
+			s.logger().Info("more CORS configuration changes loaded from storage", zap.Int("not_logged", len(changed)-i))
 			break
 		}
 		if c.deleted {
-			s.log.Info("CORS configuration deletion loaded from storage",
+			s.logger().Info("CORS configuration deletion loaded from storage",
 				zap.String("bucket", c.rec.Bucket), zap.String("by", c.by))
 			continue
 		}
-		s.log.Info("CORS configuration change loaded from storage",
+		s.logger().Info("CORS configuration change loaded from storage",
 			zap.String("bucket", c.rec.Bucket),
 			zap.Int("rules", c.rules),
 			zap.String("by", c.by),

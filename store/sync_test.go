@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -150,7 +151,7 @@ func TestConcurrentPutsToOneBucket(t *testing.T) {
 func TestSyncIsCheapWhenNothingChanged(t *testing.T) {
 	fsys := fileStorage(t)
 	writer := newTestStore(t, fsys, Options{})
-	for _, b := range []string{"a1", "a2", "a3", "a4"} {
+	for _, b := range []string{"aa1", "aa2", "aa3", "aa4"} {
 		mustPut(t, writer, b, "https://app.example.com")
 	}
 	counted := newFaultStorage(fsys)
@@ -165,13 +166,13 @@ func TestSyncIsCheapWhenNothingChanged(t *testing.T) {
 		t.Fatalf("two idle polls made %d loads and %d lists, want 2 and 0", loads, lists)
 	}
 
-	mustPut(t, writer, "a2", "https://changed.example.com")
+	mustPut(t, writer, "aa2", "https://changed.example.com")
 	counted.loads.Store(0)
 	mustSync(t, s)
 	if loads, lists := counted.loads.Load(), counted.lists.Load(); loads != 2 || lists != 0 {
 		t.Fatalf("a poll after one change made %d loads and %d lists, want 2 (marker, record) and 0", loads, lists)
 	}
-	if got := policyDoc(s.Lookup("a2")); got != canonical(t, "https://changed.example.com") {
+	if got := policyDoc(s.Lookup("aa2")); got != canonical(t, "https://changed.example.com") {
 		t.Fatalf("a2 = %q", got)
 	}
 }
@@ -275,7 +276,7 @@ func TestJournalOverflowConverges(t *testing.T) {
 			mustPut(t, writer, "seed", "https://seed.example.com")
 			mustLoad(t, s)
 			for i := range tt.writes {
-				b := fmt.Sprintf("b%d", i%7)
+				b := fmt.Sprintf("bkt%d", i%7)
 				if i%5 == 4 {
 					if _, err := writer.Delete(context.Background(), "seed", "admin"); err != nil {
 						t.Fatal(err)
@@ -513,6 +514,9 @@ func TestSyncDoesNotUndoLocalWrite(t *testing.T) {
 	}
 }
 
+// TestRunFollowsChanges runs the poll loop: it picks up another instance's
+// change, asks for the interval before every wait (so a reload can change
+// it), and stops with its context.
 func TestRunFollowsChanges(t *testing.T) {
 	fsys := fileStorage(t)
 	writer := newTestStore(t, fsys, Options{})
@@ -520,8 +524,12 @@ func TestRunFollowsChanges(t *testing.T) {
 	mustLoad(t, s)
 	ctx, cancel := context.WithCancel(context.Background())
 	stopped := make(chan struct{})
+	var asked atomic.Int64
 	go func() {
-		s.Run(ctx, 10*time.Millisecond)
+		s.Run(ctx, func() time.Duration {
+			asked.Add(1)
+			return 10 * time.Millisecond
+		})
 		close(stopped)
 	}()
 	mustPut(t, writer, "photos", "https://app.example.com")
@@ -535,4 +543,8 @@ func TestRunFollowsChanges(t *testing.T) {
 	}
 	cancel()
 	<-stopped
+	polls := int64(s.Stats().Syncs) - 1 // the first one was Load
+	if polls < 1 || asked.Load() < polls+1 {
+		t.Fatalf("Run made %d polls and asked for the interval %d times; want it asked before every wait", polls, asked.Load())
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/s3cors/caddy-s3-cors/cors"
+	"github.com/s3cors/caddy-s3-cors/s3"
 )
 
 var errNoConfiguration = errors.New("no CORS configuration given: pass the parsed document to store")
@@ -22,7 +23,7 @@ var errNoConfiguration = errors.New("no CORS configuration given: pass the parse
 // the documents, whole, in storage and, once they have synced, on every
 // instance.
 func (s *Store) Put(ctx context.Context, bucket string, cfg *cors.Configuration, by string) (Record, error) {
-	if !validBucket(bucket) {
+	if !s3.ValidBucketName(bucket) {
 		return Record{}, invalidBucket(bucket)
 	}
 	if cfg == nil {
@@ -59,13 +60,13 @@ func (s *Store) Put(ctx context.Context, bucket string, cfg *cors.Configuration,
 	rec = s.install(rec, policy)
 	unlock()
 
-	s.log.Info("CORS configuration stored",
+	s.logger().Info("CORS configuration stored",
 		zap.String("bucket", bucket),
 		zap.Int("rules", len(parsed.Rules)),
 		zap.String("by", by),
 		zap.String("version", rec.Version))
 	if err := s.publish(ctx, bucket, false, by); err != nil {
-		s.log.Warn("announcing CORS configuration change to other instances", zap.String("bucket", bucket), zap.Error(err))
+		s.logger().Warn("announcing CORS configuration change to other instances", zap.String("bucket", bucket), zap.Error(err))
 	}
 	return rec, nil
 }
@@ -74,7 +75,7 @@ func (s *Store) Put(ctx context.Context, bucket string, cfg *cors.Configuration,
 // was one, as far as this instance and storage could tell; deleting a
 // missing configuration is not an error. by is as for Put.
 func (s *Store) Delete(ctx context.Context, bucket, by string) (existed bool, err error) {
-	if !validBucket(bucket) {
+	if !s3.ValidBucketName(bucket) {
 		return false, invalidBucket(bucket)
 	}
 	key := s.recordKey(bucket)
@@ -91,12 +92,12 @@ func (s *Store) Delete(ctx context.Context, bucket, by string) (existed bool, er
 	unlock()
 
 	if existed {
-		s.log.Info("CORS configuration deleted", zap.String("bucket", bucket), zap.String("by", by))
+		s.logger().Info("CORS configuration deleted", zap.String("bucket", bucket), zap.String("by", by))
 	}
 	// Announced even when nothing seemed to exist: another instance may
 	// still serve a configuration this one never saw.
 	if err := s.publish(ctx, bucket, true, by); err != nil {
-		s.log.Warn("announcing CORS configuration deletion to other instances", zap.String("bucket", bucket), zap.Error(err))
+		s.logger().Warn("announcing CORS configuration deletion to other instances", zap.String("bucket", bucket), zap.Error(err))
 	}
 	return existed, nil
 }
