@@ -27,6 +27,16 @@ func Parse(doc []byte) (*Configuration, error) {
 		// request body.
 		return nil, &Error{Code: CodeMaxMessageLengthExceeded, Message: msgTooBig}
 	}
+	return ParseStored(doc)
+}
+
+// ParseStored reads a document that was accepted before and kept, such as
+// the canonical form Marshal writes: it is Parse without the size limit,
+// which applies to what a client sends. The canonical form of a document
+// within the limit can exceed it (the XML declaration and namespace, and
+// escapes such as &#34; for a quote written plainly), and it must read back
+// all the same.
+func ParseStored(doc []byte) (*Configuration, error) {
 	c, err := decode(doc)
 	if err != nil {
 		return nil, errMalformed()

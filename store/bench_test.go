@@ -104,7 +104,7 @@ func BenchmarkSnapshotSwap(b *testing.B) {
 			p := s.Lookup("bucket-000000")
 			b.ReportAllocs()
 			for b.Loop() {
-				s.install(rec, p)
+				s.install("bucket-000000", newEntry(rec, p), digestOf([]byte(rec.Document)))
 			}
 		})
 	}

@@ -131,7 +131,7 @@ func TestMarkerAppended(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before := slices.Clone(tt.m.Journal)
-			got := tt.m.appended(change{Token: "new", Bucket: "photos", By: "AKID"}, tt.size)
+			got := tt.m.appended([]change{{Token: "new", Bucket: "photos", By: "AKID"}}, tt.size)
 			var seqs []uint64
 			for _, c := range got.Journal {
 				seqs = append(seqs, c.Seq)

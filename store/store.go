@@ -22,11 +22,26 @@
 // reloads just the buckets the journal names. When the journal no longer
 // reaches back to what the instance last saw, or shows that an entry it saw
 // was overwritten, and in any case every Options.FullSyncInterval, the
-// instance lists and reloads everything. Storage locks are used only as a
-// best effort around the marker's read-modify-write, so a lost marker update
-// (a backend whose Lock is a no-op) delays convergence to the next full
-// reconciliation but cannot prevent it. Modification times are never
+// instance lists and reloads everything. Modification times are never
 // consulted.
+//
+// Writers update the marker in one of two ways. On a ConditionalStorage
+// (S3 conditional writes) the update is a compare-and-swap, retried when
+// another writer got there first: no lock is taken and no update is lost.
+// On any other storage it is a read-modify-write under the storage lock,
+// which a writer tries for at most Options.LockTimeout before going ahead
+// without it (so the lock of a crashed instance never holds a write up),
+// then checks by reading the marker back. A marker update lost there (two
+// writers without the lock, a backend whose Lock is a no-op) delays
+// convergence to the next full reconciliation but cannot prevent it.
+// Concurrent writes of one instance share one marker update.
+//
+// # Memory
+//
+// An instance keeps, per bucket, the compiled policy and packed metadata,
+// not the document text: GetBucketCors renders the canonical document from
+// the policy, which keeps every value verbatim. Buckets with the same
+// document share one policy, found by a digest of the canonical text.
 package store
 
 import (
@@ -52,7 +67,7 @@ const (
 	DefaultSyncInterval     = 5 * time.Second
 	DefaultFullSyncInterval = 5 * time.Minute
 	DefaultJournalSize      = 128
-	DefaultLockTimeout      = 5 * time.Second
+	DefaultLockTimeout      = 250 * time.Millisecond
 	DefaultSyncTimeout      = 2 * time.Minute
 	DefaultLoadConcurrency  = 8
 )
@@ -80,7 +95,10 @@ type Options struct {
 	JournalSize int
 
 	// LockTimeout bounds the wait for the storage lock around a marker
-	// update; when it expires the update goes ahead unlocked. Default: 5s.
+	// update, on a storage without conditional writes; when it expires the
+	// update goes ahead unlocked, so that a lock left by a crashed instance
+	// delays a write by at most this much. A ConditionalStorage takes no
+	// lock. Default: 250ms.
 	LockTimeout time.Duration
 
 	// SyncTimeout bounds each poll made by Run. Default: 2m.
@@ -160,7 +178,7 @@ type Store struct {
 	// mu guards building and swapping snapshots, the policy cache and the
 	// set of buckets written locally since the running sync began.
 	mu       sync.Mutex
-	policies map[string]*sharedPolicy
+	policies policyCache
 	dirty    map[string]struct{}
 
 	// bucketLocks order a bucket's storage write and snapshot update within
@@ -168,8 +186,11 @@ type Store struct {
 	bucketLocks [64]sync.Mutex
 	hashSeed    maphash.Seed
 
-	// markerMu serializes this instance's own marker updates.
-	markerMu sync.Mutex
+	// markerMu serializes this instance's own marker updates; pending
+	// queues the changes waiting for the next one.
+	markerMu  sync.Mutex
+	pendingMu sync.Mutex
+	pending   []*publication
 
 	// syncMu serializes Load and Sync; it guards the fields below.
 	syncMu    sync.Mutex
@@ -188,19 +209,6 @@ type Store struct {
 type snapshot struct {
 	entries map[string]*entry
 	gen     uint64
-}
-
-type entry struct {
-	rec    Record
-	policy *cors.Policy
-}
-
-// sharedPolicy is one compiled policy and the number of snapshot entries
-// using it, so identical documents are compiled and held once.
-type sharedPolicy struct {
-	doc    string
-	policy *cors.Policy
-	refs   int
 }
 
 // New returns a Store keeping its data in storage, which must not be nil.
@@ -236,7 +244,7 @@ func New(storage certmagic.Storage, opts Options) *Store {
 		bucketsDir: opts.Prefix + "/buckets",
 		markerKey:  opts.Prefix + "/marker.json",
 		lockName:   opts.Prefix + "/marker",
-		policies:   make(map[string]*sharedPolicy),
+		policies:   newPolicyCache(),
 		dirty:      make(map[string]struct{}),
 		hashSeed:   maphash.MakeSeed(),
 	}
@@ -269,13 +277,14 @@ func (s *Store) Lookup(bucket string) *cors.Policy {
 }
 
 // Get returns the stored record of bucket, as GetBucketCors and the admin
-// API show it.
+// API show it. The document is rendered anew from the compiled policy on
+// every call.
 func (s *Store) Get(bucket string) (Record, bool) {
 	e := s.snap.Load().entries[bucket]
 	if e == nil {
 		return Record{}, false
 	}
-	return e.rec, true
+	return e.record(bucket), true
 }
 
 // Buckets returns the names of all configured buckets, sorted.
@@ -296,7 +305,7 @@ func (s *Store) Buckets() []string {
 func (s *Store) Stats() Stats {
 	snap := s.snap.Load()
 	s.mu.Lock()
-	policies := len(s.policies)
+	policies := s.policies.len()
 	s.mu.Unlock()
 	s.statsMu.Lock()
 	st := s.stats
@@ -341,40 +350,12 @@ func (s *Store) lockBucket(bucket string) func() {
 	return m.Unlock
 }
 
-// cachedPolicy returns the shared compiled policy of doc, if one is in use.
-func (s *Store) cachedPolicy(doc string) (string, *cors.Policy) {
+// cachedPolicy returns the shared compiled policy of the document with
+// digest d, if one is in use.
+func (s *Store) cachedPolicy(d digest) *cors.Policy {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sp := s.policies[doc]
-	if sp == nil {
-		return "", nil
-	}
-	return sp.doc, sp.policy
-}
-
-// newEntryLocked builds a snapshot entry, sharing the compiled policy and
-// document text with other buckets that have the same document. s.mu must
-// be held; the entry holds a reference released by releaseLocked.
-func (s *Store) newEntryLocked(rec Record, p *cors.Policy) *entry {
-	sp := s.policies[rec.Document]
-	if sp == nil {
-		sp = &sharedPolicy{doc: rec.Document, policy: p}
-		s.policies[rec.Document] = sp
-	}
-	sp.refs++
-	rec.Document = sp.doc
-	return &entry{rec: rec, policy: sp.policy}
-}
-
-func (s *Store) releaseLocked(e *entry) {
-	sp := s.policies[e.rec.Document]
-	if sp == nil {
-		return
-	}
-	sp.refs--
-	if sp.refs <= 0 {
-		delete(s.policies, e.rec.Document)
-	}
+	return s.policies.get(d)
 }
 
 // swapLocked publishes entries as the new snapshot. s.mu must be held.
@@ -382,21 +363,20 @@ func (s *Store) swapLocked(entries map[string]*entry) {
 	s.snap.Store(&snapshot{entries: entries, gen: s.snap.Load().gen + 1})
 }
 
-// install makes rec bucket's configuration in this instance's snapshot
-// and returns it as stored (sharing the document text with equal ones).
-func (s *Store) install(rec Record, p *cors.Policy) Record {
+// install makes e, whose document has digest d, bucket's configuration in
+// this instance's snapshot.
+func (s *Store) install(bucket string, e *entry, d digest) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cur := s.snap.Load().entries
 	next := maps.Clone(cur)
-	e := s.newEntryLocked(rec, p)
-	if old := cur[rec.Bucket]; old != nil {
-		s.releaseLocked(old)
+	e.policy = s.policies.acquire(d, e.policy)
+	if old := cur[bucket]; old != nil {
+		s.policies.release(old.policy)
 	}
-	next[rec.Bucket] = e
-	s.dirty[rec.Bucket] = struct{}{}
+	next[bucket] = e
+	s.dirty[bucket] = struct{}{}
 	s.swapLocked(next)
-	return e.rec
 }
 
 // uninstall removes bucket from this instance's snapshot.
@@ -411,6 +391,6 @@ func (s *Store) uninstall(bucket string) {
 	}
 	next := maps.Clone(cur)
 	delete(next, bucket)
-	s.releaseLocked(old)
+	s.policies.release(old.policy)
 	s.swapLocked(next)
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -458,5 +460,85 @@ func TestSetLogger(t *testing.T) {
 	mustPut(t, s, "videos", "https://three.example.com")
 	if n := second.FilterMessage("CORS configuration stored").Len(); n != 1 {
 		t.Errorf("after SetLogger(nil) the previous logger got %d lines, want 1", n)
+	}
+}
+
+// TestCanonicalFormLargerThanTheLimit stores a document within S3's 64 KB
+// whose canonical form is larger (plain quotes become &#34;): it is stored,
+// and it loads back on other instances, by a full load and by a sync.
+func TestCanonicalFormLargerThanTheLimit(t *testing.T) {
+	var doc strings.Builder
+	doc.WriteString(`<CORSConfiguration>`)
+	for i := range cors.MaxRules {
+		fmt.Fprintf(&doc, `<CORSRule><ID>%s%03d</ID><AllowedMethod>GET</AllowedMethod><AllowedOrigin>https://"%d".example.com</AllowedOrigin></CORSRule>`,
+			strings.Repeat(`"'`, 120), i, i)
+	}
+	doc.WriteString(`</CORSConfiguration>`)
+	cfg, err := cors.Parse([]byte(doc.String()))
+	if err != nil {
+		t.Fatalf("the client's document (%d bytes) is refused: %v", doc.Len(), err)
+	}
+	want := string(cfg.Marshal())
+	if doc.Len() > cors.MaxDocumentSize || len(want) <= cors.MaxDocumentSize {
+		t.Fatalf("test document is %d bytes, canonical form %d: want the first within %d and the second over it", doc.Len(), len(want), cors.MaxDocumentSize)
+	}
+
+	fsys := fileStorage(t)
+	follower := newTestStore(t, fsys, Options{})
+	mustLoad(t, follower)
+	s := newTestStore(t, fsys, Options{})
+	rec, err := s.Put(context.Background(), "photos", cfg, "AKIDTEST")
+	if err != nil {
+		t.Fatalf("Put: %v", err)
+	}
+	if rec.Document != want {
+		t.Fatal("Put returned another document than the canonical form")
+	}
+	fresh := newTestStore(t, fsys, Options{})
+	mustLoad(t, fresh)
+	mustSync(t, follower)
+	for name, other := range map[string]*Store{"writer": s, "fresh instance": fresh, "follower": follower} {
+		got, ok := other.Get("photos")
+		if !ok || got.Document != want || got.Version != rec.Version {
+			t.Fatalf("%s: Get = %d bytes, version %q, %v; want the stored record", name, len(got.Document), got.Version, ok)
+		}
+		d := other.Lookup("photos").Preflight(cors.Request{Origin: `https://"99".example.com`, Method: http.MethodOptions, RequestMethod: "GET", HasRequestMethod: true})
+		if !d.Allowed() || d.Rule() != 99 {
+			t.Fatalf("%s: preflight from the last rule's origin = %v (rule %d)", name, d.Outcome(), d.Rule())
+		}
+	}
+}
+
+// TestGetRendersTheStoredDocument checks that the document Get renders
+// from the compiled policy (the store keeps no text) is the canonical form
+// of what was put, for documents that use every element.
+func TestGetRendersTheStoredDocument(t *testing.T) {
+	docs := []string{
+		`<CORSConfiguration><CORSRule><ID>all &amp; "more" &lt;x&gt;</ID><AllowedHeader>*</AllowedHeader><AllowedHeader>X-Amz-*</AllowedHeader>` +
+			`<AllowedHeader>content-type</AllowedHeader><AllowedMethod>PUT</AllowedMethod><AllowedMethod>GET</AllowedMethod><AllowedMethod>GET</AllowedMethod>` +
+			`<AllowedOrigin>https://*.example.com</AllowedOrigin><AllowedOrigin>http://localhost:*</AllowedOrigin>` +
+			`<ExposeHeader>ETag</ExposeHeader><ExposeHeader>x-amz-checksum-crc32</ExposeHeader><MaxAgeSeconds>-5</MaxAgeSeconds></CORSRule>` +
+			`<CORSRule><AllowedMethod>DELETE</AllowedMethod><AllowedOrigin>*</AllowedOrigin><MaxAgeSeconds>0</MaxAgeSeconds></CORSRule>` +
+			`<CORSRule><AllowedMethod>HEAD</AllowedMethod><AllowedMethod>POST</AllowedMethod><AllowedOrigin>https://a.example.com</AllowedOrigin></CORSRule></CORSConfiguration>`,
+		corsDoc("https://app.example.com"),
+	}
+	fsys := fileStorage(t)
+	s := newTestStore(t, fsys, Options{})
+	for i, doc := range docs {
+		cfg, err := cors.Parse([]byte(doc))
+		if err != nil {
+			t.Fatalf("document %d: %v", i, err)
+		}
+		bucket := fmt.Sprintf("bucket-%d", i)
+		if _, err := s.Put(context.Background(), bucket, cfg, "AKIDTEST"); err != nil {
+			t.Fatal(err)
+		}
+		fresh := newTestStore(t, fsys, Options{})
+		mustLoad(t, fresh)
+		for name, st := range map[string]*Store{"writer": s, "fresh instance": fresh} {
+			if rec, _ := st.Get(bucket); rec.Document != string(cfg.Marshal()) {
+				t.Errorf("%s: document %d renders as\n%s\nwant\n%s", name, i, rec.Document, cfg.Marshal())
+			}
+		}
 	}
 }

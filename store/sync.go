@@ -218,8 +218,8 @@ const (
 type loadResult struct {
 	bucket string
 	state  loadState
-	rec    Record
-	policy *cors.Policy
+	entry  *entry
+	digest digest // of the entry's canonical document
 	reason string
 }
 
@@ -230,7 +230,7 @@ func (s *Store) loadBuckets(ctx context.Context, buckets []string) ([]loadResult
 	if len(buckets) == 0 {
 		return results, nil
 	}
-	res := &resolver{s: s, snap: s.snap.Load(), seen: make(map[string]resolved)}
+	res := &resolver{s: s, seen: make(map[digest]resolved)}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var next atomic.Int64
@@ -270,72 +270,68 @@ func (s *Store) loadBucket(ctx context.Context, bucket string, res *resolver) (l
 	if err != nil {
 		return loadResult{bucket: bucket, state: skipped, reason: err.Error()}, nil
 	}
-	doc, policy, err := res.resolve(bucket, rec.Document)
-	if err != nil {
-		return loadResult{bucket: bucket, state: skipped, reason: "document is not a valid CORS configuration: " + err.Error()}, nil
+	r := res.resolve(rec.Document)
+	if r.err != nil {
+		return loadResult{bucket: bucket, state: skipped, reason: "document is not a valid CORS configuration: " + r.err.Error()}, nil
 	}
-	rec.Document = doc
-	return loadResult{bucket: bucket, state: present, rec: rec, policy: policy}, nil
+	return loadResult{bucket: bucket, state: present, entry: newEntry(rec, r.policy), digest: r.digest}, nil
 }
 
 // resolver turns stored documents into compiled policies during one sync,
-// parsing and compiling each distinct document once.
+// parsing and compiling each distinct document once, and none that a bucket
+// already uses.
 type resolver struct {
-	s    *Store
-	snap *snapshot
+	s *Store
 
 	mu   sync.Mutex
-	seen map[string]resolved
+	seen map[digest]resolved // by digest of the stored text
 }
 
 type resolved struct {
-	doc    string
 	policy *cors.Policy
+	digest digest // of the canonical text
 	err    error
 }
 
-// resolve returns the canonical form of raw and its policy, or why raw is
-// not a valid configuration.
-func (r *resolver) resolve(bucket, raw string) (string, *cors.Policy, error) {
-	if e := r.snap.entries[bucket]; e != nil && e.rec.Document == raw {
-		return e.rec.Document, e.policy, nil
-	}
+// resolve returns the policy of a stored document and the digest of its
+// canonical form, or why it is not a valid configuration.
+func (r *resolver) resolve(raw string) resolved {
+	rd := digestOf([]byte(raw))
 	r.mu.Lock()
-	v, ok := r.seen[raw]
+	v, ok := r.seen[rd]
 	r.mu.Unlock()
 	if ok {
-		return v.doc, v.policy, v.err
+		return v
 	}
-	if doc, p := r.s.cachedPolicy(raw); p != nil {
-		v = resolved{doc: doc, policy: p}
-	} else if cfg, err := cors.Parse([]byte(raw)); err != nil {
+	if p := r.s.cachedPolicy(rd); p != nil {
+		// The common case: stored text is canonical, and unchanged.
+		v = resolved{policy: p, digest: rd}
+	} else if cfg, err := cors.ParseStored([]byte(raw)); err != nil {
 		v = resolved{err: err}
 	} else {
 		// Records written by hand may differ from the canonical form;
-		// serve the canonical one, as a Put of the same document would.
-		doc := raw
-		if canonical := cfg.Marshal(); string(canonical) != raw {
-			doc = string(canonical)
+		// share the policy of the canonical one, as a Put of the same
+		// document would.
+		cd := digestOf(cfg.Marshal())
+		p := r.s.cachedPolicy(cd)
+		if p == nil {
+			p = cors.Compile(cfg)
 		}
-		if cdoc, p := r.s.cachedPolicy(doc); p != nil {
-			v = resolved{doc: cdoc, policy: p}
-		} else {
-			v = resolved{doc: doc, policy: cors.Compile(cfg)}
-		}
+		v = resolved{policy: p, digest: cd}
 	}
 	r.mu.Lock()
-	if prev, ok := r.seen[raw]; ok {
+	if prev, ok := r.seen[rd]; ok {
 		v = prev
 	} else {
-		r.seen[raw] = v
+		r.seen[rd] = v
 	}
 	r.mu.Unlock()
-	return v.doc, v.policy, v.err
+	return v
 }
 
 type appliedChange struct {
-	rec     Record
-	rules   int
+	bucket  string
+	entry   *entry
 	deleted bool
 	by      string
 }
@@ -367,19 +363,20 @@ func (s *Store) apply(results []loadResult, listed map[string]struct{}, by map[s
 			}
 			edit()
 			delete(next, r.bucket)
-			s.releaseLocked(old)
-			changed = append(changed, appliedChange{rec: old.rec, deleted: true, by: by[r.bucket]})
+			s.policies.release(old.policy)
+			changed = append(changed, appliedChange{bucket: r.bucket, deleted: true, by: by[r.bucket]})
 		case present:
-			if old != nil && old.rec.same(r.rec) {
+			if old != nil && old.same(r.entry) {
 				continue
 			}
 			edit()
-			e := s.newEntryLocked(r.rec, r.policy)
+			e := r.entry
+			e.policy = s.policies.acquire(r.digest, e.policy)
 			if old != nil {
-				s.releaseLocked(old)
+				s.policies.release(old.policy)
 			}
 			next[r.bucket] = e
-			changed = append(changed, appliedChange{rec: e.rec, rules: e.policy.Len(), by: e.rec.UpdatedBy})
+			changed = append(changed, appliedChange{bucket: r.bucket, entry: e, by: e.by.Value()})
 		}
 	}
 	if listed != nil {
@@ -392,8 +389,8 @@ func (s *Store) apply(results []loadResult, listed map[string]struct{}, by map[s
 			}
 			edit()
 			delete(next, bucket)
-			s.releaseLocked(old)
-			changed = append(changed, appliedChange{rec: old.rec, deleted: true})
+			s.policies.release(old.policy)
+			changed = append(changed, appliedChange{bucket: bucket, deleted: true})
 		}
 	}
 	if next != nil {
@@ -412,13 +409,13 @@ func (s *Store) apply(results []loadResult, listed map[string]struct{}, by map[s
 		}
 		if c.deleted {
 			s.logger().Info("CORS configuration deletion loaded from storage",
-				zap.String("bucket", c.rec.Bucket), zap.String("by", c.by))
+				zap.String("bucket", c.bucket), zap.String("by", c.by))
 			continue
 		}
 		s.logger().Info("CORS configuration change loaded from storage",
-			zap.String("bucket", c.rec.Bucket),
-			zap.Int("rules", c.rules),
+			zap.String("bucket", c.bucket),
+			zap.Int("rules", c.entry.policy.Len()),
 			zap.String("by", c.by),
-			zap.String("version", c.rec.Version))
+			zap.String("version", c.entry.version()))
 	}
 }

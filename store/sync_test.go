@@ -355,7 +355,7 @@ func TestOverwrittenChangeIsAppendedAgain(t *testing.T) {
 			}
 			prev := journalOf(1, 1)
 			prev.Journal[0] = m.Journal[0]
-			data, err := json.Marshal(prev.appended(change{Token: "concurrent", Bucket: "videos"}, 8))
+			data, err := json.Marshal(prev.appended([]change{{Token: "concurrent", Bucket: "videos"}}, 8))
 			if err != nil {
 				t.Error(err)
 				return
@@ -386,18 +386,18 @@ func TestOverwrittenMarkerIsNoticed(t *testing.T) {
 		wantFull bool
 	}{
 		{"next entry appended", func(m marker) marker {
-			return m.appended(change{Token: "t-next", Bucket: "assets"}, 8)
+			return m.appended([]change{{Token: "t-next", Bucket: "assets"}}, 8)
 		}, false},
 		{"seen entry overwritten by a concurrent writer", func(m marker) marker {
 			m.Journal[len(m.Journal)-1].Token = "t-other"
-			return m.appended(change{Token: "t-next", Bucket: "assets"}, 8)
+			return m.appended([]change{{Token: "t-next", Bucket: "assets"}}, 8)
 		}, true},
 		{"same sequence, different token", func(m marker) marker {
 			m.Journal[len(m.Journal)-1].Token = "t-other"
 			return m
 		}, true},
 		{"sequence went back", func(marker) marker {
-			return marker{}.appended(change{Token: "t-new", Bucket: "assets"}, 8)
+			return marker{}.appended([]change{{Token: "t-new", Bucket: "assets"}}, 8)
 		}, true},
 	}
 	for _, tt := range tests {

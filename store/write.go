@@ -29,10 +29,15 @@ func (s *Store) Put(ctx context.Context, bucket string, cfg *cors.Configuration,
 	if cfg == nil {
 		return Record{}, errNoConfiguration
 	}
+	if err := cfg.Validate(); err != nil {
+		return Record{}, fmt.Errorf("CORS configuration of bucket %q is not valid: %w", bucket, err)
+	}
 	doc := cfg.Marshal()
 	// Compile what other instances will compile: the stored text, not the
-	// caller's value, which the caller may go on to change.
-	parsed, err := cors.Parse(doc)
+	// caller's value, which the caller may go on to change. The canonical
+	// text may be longer than the document the client sent, so it is read
+	// without the size limit that applied to that document.
+	parsed, err := cors.ParseStored(doc)
 	if err != nil {
 		return Record{}, fmt.Errorf("CORS configuration of bucket %q does not read back after encoding, so it was not stored: %w", bucket, err)
 	}
@@ -47,7 +52,8 @@ func (s *Store) Put(ctx context.Context, bucket string, cfg *cors.Configuration,
 	if err != nil {
 		return Record{}, fmt.Errorf("encoding CORS configuration of bucket %q: %w", bucket, err)
 	}
-	_, policy := s.cachedPolicy(rec.Document)
+	d := digestOf(doc)
+	policy := s.cachedPolicy(d)
 	if policy == nil {
 		policy = cors.Compile(parsed)
 	}
@@ -57,7 +63,7 @@ func (s *Store) Put(ctx context.Context, bucket string, cfg *cors.Configuration,
 		unlock()
 		return Record{}, fmt.Errorf("storing CORS configuration of bucket %q: %w", bucket, err)
 	}
-	rec = s.install(rec, policy)
+	s.install(bucket, newEntry(rec, policy), d)
 	unlock()
 
 	s.logger().Info("CORS configuration stored",
@@ -65,7 +71,7 @@ func (s *Store) Put(ctx context.Context, bucket string, cfg *cors.Configuration,
 		zap.Int("rules", len(parsed.Rules)),
 		zap.String("by", by),
 		zap.String("version", rec.Version))
-	if err := s.publish(ctx, bucket, false, by); err != nil {
+	if err := s.publish(ctx, change{Bucket: bucket, By: by}); err != nil {
 		s.logger().Warn("announcing CORS configuration change to other instances", zap.String("bucket", bucket), zap.Error(err))
 	}
 	return rec, nil
@@ -96,7 +102,7 @@ func (s *Store) Delete(ctx context.Context, bucket, by string) (existed bool, er
 	}
 	// Announced even when nothing seemed to exist: another instance may
 	// still serve a configuration this one never saw.
-	if err := s.publish(ctx, bucket, true, by); err != nil {
+	if err := s.publish(ctx, change{Bucket: bucket, Deleted: true, By: by}); err != nil {
 		s.logger().Warn("announcing CORS configuration deletion to other instances", zap.String("bucket", bucket), zap.Error(err))
 	}
 	return existed, nil
