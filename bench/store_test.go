@@ -4,9 +4,18 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"runtime"
+	"slices"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/caddyserver/certmagic"
 	"go.uber.org/zap"
 
 	"github.com/s3cors/caddy-s3-cors/cors"
@@ -88,5 +97,205 @@ func BenchmarkStoreHeap(b *testing.B) {
 			runtime.KeepAlive(s)
 		}
 		b.ReportMetric(perBucket, "B/bucket")
+	})
+}
+
+var (
+	storeBuckets = flag.Int("store-buckets", 10_000, "the large number of buckets of the store benchmarks; the baseline has 1,000 (100,000 for the figures in BENCHMARKS.md)")
+	putSamples   = flag.Int("store-put-samples", 1000, "PUTs timed at each size by BenchmarkStorePut")
+)
+
+// baselineBuckets is the small size every store figure is a ratio to.
+const baselineBuckets = 1000
+
+// fileStore is a store on the file system storage in a temporary directory,
+// filled by PutMany with n single-rule buckets, each with its own origin.
+type fileStore struct {
+	dir   string
+	s     *store.Store
+	n     int
+	taken time.Duration // by PutMany
+}
+
+func items(n int) []store.Item {
+	list := make([]store.Item, n)
+	for i := range list {
+		list[i] = store.Item{Bucket: bucketName(i), Config: bucketConfig(i)}
+	}
+	return list
+}
+
+func newFileStore(dir string, n int) (*fileStore, error) {
+	s := store.New(&certmagic.FileStorage{Path: dir}, store.Options{Logger: zap.NewNop()})
+	list := items(n)
+	start := time.Now()
+	if stored, err := s.PutMany(context.Background(), list, "AKIDBENCH", nil); err != nil || stored != n {
+		return nil, fmt.Errorf("PutMany stored %d of %d: %v", stored, n, err)
+	}
+	return &fileStore{dir: dir, s: s, n: n, taken: time.Since(start)}, nil
+}
+
+// sizes builds the baseline and the large store under root.
+func sizes(root string) (small, large *fileStore, err error) {
+	if small, err = newFileStore(filepath.Join(root, "small"), baselineBuckets); err != nil {
+		return nil, nil, err
+	}
+	large, err = newFileStore(filepath.Join(root, "large"), *storeBuckets)
+	return small, large, err
+}
+
+// fileStores are the baseline and the large store, built once per run and
+// shared by the benchmarks that read them.
+var fileStores = sync.OnceValues(func() ([2]*fileStore, error) {
+	root, err := os.MkdirTemp("", "s3cors-store-bench-")
+	if err != nil {
+		return [2]*fileStore{}, err
+	}
+	cleanups = append(cleanups, func() { os.RemoveAll(root) })
+	small, large, err := sizes(root)
+	return [2]*fileStore{small, large}, err
+})
+
+func sharedFileStores(b *testing.B) (small, large *fileStore) {
+	b.Helper()
+	fs, err := fileStores()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return fs[0], fs[1]
+}
+
+// cleanups run when the benchmarks are done (TestMain).
+var cleanups []func()
+
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	return sorted[int(math.Ceil(p*float64(len(sorted))))-1]
+}
+
+// BenchmarkStorePut times single PUTs (Store.Put on the file system
+// storage) on a store with 1,000 buckets and on one with -store-buckets,
+// alternating between the two so that both see the same load, and reports
+// the p50 and p99 of each and their ratios (large / baseline).
+func BenchmarkStorePut(b *testing.B) {
+	small, large := sharedFileStores(b)
+	ctx := context.Background()
+	put := func(fs *fileStore, i int) time.Duration {
+		// A new document for the bucket, still allowing its own origin.
+		n := rand.IntN(fs.n)
+		bucket, cfg := bucketName(n), bucketConfig(n)
+		maxAge := i
+		cfg.Rules[0].MaxAgeSeconds = &maxAge
+		start := time.Now()
+		if _, err := fs.s.Put(ctx, bucket, cfg, "AKIDBENCH"); err != nil {
+			b.Fatal(err)
+		}
+		return time.Since(start)
+	}
+	for b.Loop() {
+		var ts, tl []time.Duration
+		for i := range *putSamples {
+			if i%2 == 0 {
+				ts = append(ts, put(small, i))
+				tl = append(tl, put(large, i))
+			} else {
+				tl = append(tl, put(large, i))
+				ts = append(ts, put(small, i))
+			}
+		}
+		slices.Sort(ts)
+		slices.Sort(tl)
+		p50s, p99s, p50l, p99l := percentile(ts, 0.50), percentile(ts, 0.99), percentile(tl, 0.50), percentile(tl, 0.99)
+		b.ReportMetric(float64(p50s.Microseconds()), "p50-base-µs")
+		b.ReportMetric(float64(p99s.Microseconds()), "p99-base-µs")
+		b.ReportMetric(float64(p50l.Microseconds()), "p50-large-µs")
+		b.ReportMetric(float64(p99l.Microseconds()), "p99-large-µs")
+		b.ReportMetric(float64(p50l)/float64(p50s), "p50-ratio")
+		b.ReportMetric(float64(p99l)/float64(p99s), "p99-ratio")
+	}
+}
+
+// BenchmarkStoreColdStart is a restart: a new store loads every record the
+// large store holds from the file system storage, then every bucket's
+// preflight is checked (allowed for its own origin, refused for another's).
+// It reports the seconds until the store serves, and the ratio to the same
+// at 1,000 buckets per bucket.
+func BenchmarkStoreColdStart(b *testing.B) {
+	small, large := sharedFileStores(b)
+	load := func(fs *fileStore) time.Duration {
+		s := store.New(&certmagic.FileStorage{Path: fs.dir}, store.Options{Logger: zap.NewNop()})
+		start := time.Now()
+		if err := s.Load(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		taken := time.Since(start)
+		for i := range fs.n {
+			p := s.Lookup(bucketName(i))
+			own := p.Preflight(cors.Request{Origin: fmt.Sprintf("https://app-%d.example.com", i), Method: "OPTIONS", RequestMethod: "PUT", HasRequestMethod: true})
+			other := p.Preflight(cors.Request{Origin: fmt.Sprintf("https://app-%d.example.com", i+1), Method: "OPTIONS", RequestMethod: "PUT", HasRequestMethod: true})
+			if !own.Allowed() || other.Allowed() {
+				b.Fatalf("after a cold start, bucket %d decides %v for its origin and %v for another", i, own.Outcome(), other.Outcome())
+			}
+		}
+		return taken
+	}
+	for b.Loop() {
+		ts, tl := load(small), load(large)
+		b.ReportMetric(tl.Seconds(), "s-large")
+		b.ReportMetric(ts.Seconds(), "s-base")
+		b.ReportMetric((tl.Seconds()/float64(large.n))/(ts.Seconds()/float64(small.n)), "per-bucket-ratio")
+	}
+}
+
+// BenchmarkStorePutMany is a bulk load: PutMany of -store-buckets
+// configurations into an empty file system storage, as `caddy s3-cors
+// import` does. It reports the seconds it took, and the time per bucket as
+// a ratio to a bulk load of 1,000.
+func BenchmarkStorePutMany(b *testing.B) {
+	for b.Loop() {
+		base, big, err := sizes(b.TempDir())
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(big.taken.Seconds(), "s-large")
+		b.ReportMetric((big.taken.Seconds()/float64(big.n))/(base.taken.Seconds()/float64(base.n)), "per-bucket-ratio")
+	}
+}
+
+// BenchmarkStoreLookup is the hot path of every request: Store.Lookup among
+// -store-buckets buckets, in scattered order, against a lookup in a bare
+// map of the same policies (impl=map). The map's keys are copies of the
+// names looked up, as a request's bucket name is a string of its own.
+func BenchmarkStoreLookup(b *testing.B) {
+	n := *storeBuckets
+	s := store.New(newMemStorage(), store.Options{Logger: zap.NewNop()})
+	if _, err := s.PutMany(context.Background(), items(n), "AKIDBENCH", nil); err != nil {
+		b.Fatal(err)
+	}
+	bare := make(map[string]*cors.Policy, n)
+	names := make([]string, n)
+	for i := range names {
+		names[i] = bucketName(i)
+		bare[strings.Clone(names[i])] = s.Lookup(names[i])
+	}
+	rand.Shuffle(len(names), func(i, j int) { names[i], names[j] = names[j], names[i] })
+	b.Run("impl=store", func(b *testing.B) {
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			sink = s.Lookup(names[i])
+			if i++; i == len(names) {
+				i = 0
+			}
+		}
+	})
+	b.Run("impl=map", func(b *testing.B) {
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			sink = bare[names[i]]
+			if i++; i == len(names) {
+				i = 0
+			}
+		}
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"math"
 	"time"
 	"unique"
+	"unsafe"
 
 	"github.com/s3cors/caddy-s3-cors/cors"
 )
@@ -15,6 +16,7 @@ import (
 // the policy, which keeps every value verbatim), the metadata is packed, and
 // identical documents share one compiled policy.
 type entry struct {
+	name   string // the bucket
 	policy *cors.Policy
 	// extra holds what few buckets need; nil for the others.
 	extra *entryExtra
@@ -37,6 +39,45 @@ type meta struct {
 	id [idBytes]byte
 }
 
+// allocEntry returns a new entry whose name is a copy of name held in the
+// same allocation, right after the entry, so that a lookup compares the
+// name without another memory access: on the request path, with many
+// buckets, that access is a cache miss of its own (BenchmarkStoreLookup in
+// bench/). Bucket names are at most 63 bytes; the buffer sizes keep the
+// allocation in the size class a separate name would have cost.
+func allocEntry(name string) *entry {
+	var e *entry
+	var buf []byte
+	switch n := len(name); {
+	case n <= 16:
+		a := new(struct {
+			entry
+			name [16]byte
+		})
+		e, buf = &a.entry, a.name[:n]
+	case n <= 32:
+		a := new(struct {
+			entry
+			name [32]byte
+		})
+		e, buf = &a.entry, a.name[:n]
+	case n <= 64:
+		a := new(struct {
+			entry
+			name [64]byte
+		})
+		e, buf = &a.entry, a.name[:n]
+	default:
+		return &entry{name: name}
+	}
+	copy(buf, name)
+	if len(buf) > 0 {
+		// The bytes are written once, here, before the entry is shared.
+		e.name = unsafe.String(&buf[0], len(buf))
+	}
+	return e
+}
+
 // idBytes is the size of the random versions Put draws (newID).
 const idBytes = 12
 
@@ -46,7 +87,8 @@ const noTime = math.MinInt64
 
 // newEntry packs the metadata of rec around policy.
 func newEntry(rec Record, policy *cors.Policy) *entry {
-	e := &entry{policy: policy}
+	e := allocEntry(rec.Bucket)
+	e.policy = policy
 	e.at = noTime
 	if t := rec.UpdatedAt; !t.IsZero() && t.Year() >= 1678 && t.Year() <= 2261 {
 		e.at = t.UnixNano()
@@ -87,11 +129,10 @@ func (e *entry) updatedAt() time.Time {
 	return time.Unix(0, e.at).UTC()
 }
 
-// record renders the entry as the Record of bucket, its document in
-// canonical form.
-func (e *entry) record(bucket string) Record {
+// record renders the entry as a Record, its document in canonical form.
+func (e *entry) record() Record {
 	return Record{
-		Bucket:    bucket,
+		Bucket:    e.name,
 		Document:  string(e.policy.Configuration().Marshal()),
 		Version:   e.version(),
 		UpdatedAt: e.updatedAt(),

@@ -1,28 +1,41 @@
 // Package store keeps every bucket's CORS configuration in Caddy's storage
-// and serves the compiled policies from memory. Request handlers read one
-// immutable snapshot without locks; writes are durable before they return;
-// and Caddy instances that share a storage converge by polling one small
-// change marker.
+// and serves the compiled policies from memory. Request handlers look
+// buckets up without locks or allocations; writes are durable before they
+// return; and Caddy instances that share a storage converge by polling one
+// small change marker.
 //
 // # Layout in storage
 //
 // Under the key prefix (default "s3_cors"):
 //
-//	s3_cors/buckets/<bucket>.json   one Record per configured bucket (JSON)
-//	s3_cors/marker.json             the change marker: a sequence number and
-//	                                a bounded journal of recent changes
+//	s3_cors/buckets/<bucket>.json        one Record per configured bucket
+//	s3_cors/marker.json                  the change marker: a sequence number,
+//	                                     the most recent changes (the journal)
+//	                                     and the segments holding older ones
+//	s3_cors/journal/<first>-<token>.json a segment: up to 64 older journal
+//	                                     entries, from sequence <first> on
+//	s3_cors/batches/<id>.json            the buckets of one PutMany, which one
+//	                                     journal entry stands for
 //
-// Both are plain JSON, readable with `caddy storage export`.
+// All are plain JSON, readable with `caddy storage export`. Segment and
+// batch keys are written once, before the marker names them, and deleted
+// when the journal no longer reaches them.
 //
 // # How instances agree
 //
 // Storage is the only source of truth. A write stores the bucket's record
-// first, then appends (sequence, bucket) to the marker's journal. Every
-// instance polls the marker alone; when its sequence moved, the instance
-// reloads just the buckets the journal names. When the journal no longer
-// reaches back to what the instance last saw, or shows that an entry it saw
-// was overwritten, and in any case every Options.FullSyncInterval, the
-// instance lists and reloads everything. Modification times are never
+// first, then appends an entry (sequence, token, writer, bucket) to the
+// marker's journal. Every instance polls the marker alone, so a poll when
+// nothing changed costs one small read. When the sequence moved, the
+// instance reads the journal entries since the one it saw last (in the
+// marker, and in the segments when it fell further behind), skips its own
+// changes, which it has already applied, and reloads just the buckets the
+// others name: reads in proportion to the changes, never to the number of
+// buckets. Only when the journal cannot tell (it no longer reaches back to
+// what the instance saw, Options.JournalSize changes ago, or shows that an
+// entry the instance saw was overwritten, or a segment is lost), and every
+// Options.FullSyncInterval on storages without conditional writes, does
+// the instance list and reload everything. Modification times are never
 // consulted.
 //
 // Writers update the marker in one of two ways. On a ConditionalStorage
@@ -34,22 +47,24 @@
 // then checks by reading the marker back. A marker update lost there (two
 // writers without the lock, a backend whose Lock is a no-op) delays
 // convergence to the next full reconciliation but cannot prevent it.
-// Concurrent writes of one instance share one marker update.
+// Concurrent writes of one instance, and all the buckets of one PutMany,
+// share one marker update; one that fails is retried with the next update
+// or the next Sync.
 //
 // # Memory
 //
-// An instance keeps, per bucket, the compiled policy and packed metadata,
-// not the document text: GetBucketCors renders the canonical document from
-// the policy, which keeps every value verbatim. Buckets with the same
-// document share one policy, found by a digest of the canonical text.
+// An instance keeps, per bucket, the compiled policy and packed metadata in
+// a hash table that readers use without locks and a write changes in one
+// slot, so a write costs the same however many buckets there are. It keeps
+// no document text: GetBucketCors renders the canonical document from the
+// policy, which keeps every value verbatim. Buckets with the same document
+// share one policy, found by a digest of the canonical text.
 package store
 
 import (
 	"context"
 	"encoding/json"
 	"hash/maphash"
-	"maps"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -57,8 +72,6 @@ import (
 
 	"github.com/caddyserver/certmagic"
 	"go.uber.org/zap"
-
-	"github.com/s3cors/caddy-s3-cors/cors"
 )
 
 // Defaults used when the corresponding Options field is zero.
@@ -66,10 +79,11 @@ const (
 	DefaultPrefix           = "s3_cors"
 	DefaultSyncInterval     = 5 * time.Second
 	DefaultFullSyncInterval = 5 * time.Minute
-	DefaultJournalSize      = 128
+	DefaultJournalSize      = 4096
 	DefaultLockTimeout      = 250 * time.Millisecond
 	DefaultSyncTimeout      = 2 * time.Minute
 	DefaultLoadConcurrency  = 8
+	DefaultWriteConcurrency = 16
 )
 
 // Options tune a Store. The zero value is usable.
@@ -86,12 +100,15 @@ type Options struct {
 	// FullSyncInterval is how often Sync lists and reloads every record
 	// even when the change marker says nothing changed. It bounds how long
 	// a lost marker update (or a record edited behind the store's back)
-	// can stay unnoticed. Default: 5m.
+	// can stay unnoticed. A negative value means never. Default: 5m on a
+	// storage without conditional writes; never on a ConditionalStorage,
+	// where no marker update can be lost.
 	FullSyncInterval time.Duration
 
-	// JournalSize is how many recent changes the marker remembers. An
-	// instance that missed this many changes or more since its last poll
-	// does a full reconciliation instead. Default: 128.
+	// JournalSize is how many recent changes the change journal remembers,
+	// in the marker and the segments it names. An instance that missed
+	// this many changes or more since its last poll (a batch of PutMany
+	// counts as one) does a full reconciliation instead. Default: 4096.
 	JournalSize int
 
 	// LockTimeout bounds the wait for the storage lock around a marker
@@ -108,6 +125,10 @@ type Options struct {
 	// once, which matters for storages with per-request latency.
 	// Default: 8.
 	LoadConcurrency int
+
+	// WriteConcurrency is how many records PutMany stores at once.
+	// Default: 16.
+	WriteConcurrency int
 }
 
 // Stats describes the state of a Store, for metrics and the admin API.
@@ -169,13 +190,21 @@ type Store struct {
 	log     atomic.Pointer[zap.Logger]
 	now     func() time.Time
 
+	// id names this instance in the journal entries of its changes, so
+	// that it does not reload them.
+	id string
+
 	bucketsDir string
+	journalDir string
+	batchesDir string
 	markerKey  string
 	lockName   string
 
-	snap atomic.Pointer[snapshot]
+	// buckets holds every bucket's entry; gen counts its changes.
+	buckets table
+	gen     atomic.Uint64
 
-	// mu guards building and swapping snapshots, the policy cache and the
+	// mu serializes changes of buckets, and guards the policy cache and the
 	// set of buckets written locally since the running sync began.
 	mu       sync.Mutex
 	policies policyCache
@@ -187,10 +216,12 @@ type Store struct {
 	hashSeed    maphash.Seed
 
 	// markerMu serializes this instance's own marker updates; pending
-	// queues the changes waiting for the next one.
-	markerMu  sync.Mutex
-	pendingMu sync.Mutex
-	pending   []*publication
+	// queues the changes waiting for the next one, and unannounced holds
+	// those whose update failed.
+	markerMu    sync.Mutex
+	pendingMu   sync.Mutex
+	pending     []*publication
+	unannounced []change
 
 	// syncMu serializes Load and Sync; it guards the fields below.
 	syncMu    sync.Mutex
@@ -205,12 +236,6 @@ type Store struct {
 	stats   Stats
 }
 
-// snapshot is an immutable view of every bucket's configuration.
-type snapshot struct {
-	entries map[string]*entry
-	gen     uint64
-}
-
 // New returns a Store keeping its data in storage, which must not be nil.
 // It does no I/O: call Load before serving, then Run (or Sync) to follow
 // other instances' changes.
@@ -221,9 +246,6 @@ func New(storage certmagic.Storage, opts Options) *Store {
 	}
 	if opts.Logger == nil {
 		opts.Logger = zap.NewNop()
-	}
-	if opts.FullSyncInterval <= 0 {
-		opts.FullSyncInterval = DefaultFullSyncInterval
 	}
 	if opts.JournalSize <= 0 {
 		opts.JournalSize = DefaultJournalSize
@@ -237,11 +259,17 @@ func New(storage certmagic.Storage, opts Options) *Store {
 	if opts.LoadConcurrency <= 0 {
 		opts.LoadConcurrency = DefaultLoadConcurrency
 	}
+	if opts.WriteConcurrency <= 0 {
+		opts.WriteConcurrency = DefaultWriteConcurrency
+	}
 	s := &Store{
 		storage:    storage,
 		opts:       opts,
 		now:        time.Now,
+		id:         newID()[:16],
 		bucketsDir: opts.Prefix + "/buckets",
+		journalDir: opts.Prefix + "/journal",
+		batchesDir: opts.Prefix + "/batches",
 		markerKey:  opts.Prefix + "/marker.json",
 		lockName:   opts.Prefix + "/marker",
 		policies:   newPolicyCache(),
@@ -249,7 +277,6 @@ func New(storage certmagic.Storage, opts Options) *Store {
 		hashSeed:   maphash.MakeSeed(),
 	}
 	s.log.Store(opts.Logger)
-	s.snap.Store(&snapshot{entries: map[string]*entry{}})
 	return s
 }
 
@@ -265,56 +292,6 @@ func (s *Store) SetLogger(l *zap.Logger) {
 
 // logger is the store's current logger.
 func (s *Store) logger() *zap.Logger { return s.log.Load() }
-
-// Lookup returns the compiled policy of bucket, or nil when the bucket has
-// no CORS configuration. It takes no lock and allocates nothing.
-func (s *Store) Lookup(bucket string) *cors.Policy {
-	e := s.snap.Load().entries[bucket]
-	if e == nil {
-		return nil
-	}
-	return e.policy
-}
-
-// Get returns the stored record of bucket, as GetBucketCors and the admin
-// API show it. The document is rendered anew from the compiled policy on
-// every call.
-func (s *Store) Get(bucket string) (Record, bool) {
-	e := s.snap.Load().entries[bucket]
-	if e == nil {
-		return Record{}, false
-	}
-	return e.record(bucket), true
-}
-
-// Buckets returns the names of all configured buckets, sorted.
-func (s *Store) Buckets() []string {
-	entries := s.snap.Load().entries
-	if len(entries) == 0 {
-		return nil
-	}
-	names := make([]string, 0, len(entries))
-	for name := range entries {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	return names
-}
-
-// Stats returns a consistent copy of the store's counters.
-func (s *Store) Stats() Stats {
-	snap := s.snap.Load()
-	s.mu.Lock()
-	policies := s.policies.len()
-	s.mu.Unlock()
-	s.statsMu.Lock()
-	st := s.stats
-	s.statsMu.Unlock()
-	st.Buckets = len(snap.entries)
-	st.Policies = policies
-	st.Generation = snap.gen
-	return st
-}
 
 // Run polls storage with Sync until ctx is done, waiting interval()
 // between polls. interval is called before every wait, so a caller can
@@ -341,56 +318,4 @@ func (s *Store) Run(ctx context.Context, interval func() time.Duration) {
 		_ = s.Sync(pctx)
 		cancel()
 	}
-}
-
-// lockBucket serializes this instance's writes to one bucket.
-func (s *Store) lockBucket(bucket string) func() {
-	m := &s.bucketLocks[maphash.String(s.hashSeed, bucket)%uint64(len(s.bucketLocks))]
-	m.Lock()
-	return m.Unlock
-}
-
-// cachedPolicy returns the shared compiled policy of the document with
-// digest d, if one is in use.
-func (s *Store) cachedPolicy(d digest) *cors.Policy {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.policies.get(d)
-}
-
-// swapLocked publishes entries as the new snapshot. s.mu must be held.
-func (s *Store) swapLocked(entries map[string]*entry) {
-	s.snap.Store(&snapshot{entries: entries, gen: s.snap.Load().gen + 1})
-}
-
-// install makes e, whose document has digest d, bucket's configuration in
-// this instance's snapshot.
-func (s *Store) install(bucket string, e *entry, d digest) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	cur := s.snap.Load().entries
-	next := maps.Clone(cur)
-	e.policy = s.policies.acquire(d, e.policy)
-	if old := cur[bucket]; old != nil {
-		s.policies.release(old.policy)
-	}
-	next[bucket] = e
-	s.dirty[bucket] = struct{}{}
-	s.swapLocked(next)
-}
-
-// uninstall removes bucket from this instance's snapshot.
-func (s *Store) uninstall(bucket string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.dirty[bucket] = struct{}{}
-	cur := s.snap.Load().entries
-	old := cur[bucket]
-	if old == nil {
-		return
-	}
-	next := maps.Clone(cur)
-	delete(next, bucket)
-	s.policies.release(old.policy)
-	s.swapLocked(next)
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -39,16 +38,19 @@ func (s *Store) Load(ctx context.Context) error {
 }
 
 // Sync polls the change marker and reloads the buckets changed since the
-// last sync, or everything when the marker cannot tell what changed, when
-// no full load has succeeded yet, or when the last full reconciliation is
-// older than Options.FullSyncInterval. When nothing changed it costs one
-// small read. On error the previous snapshot stays in place and the next
-// call retries.
+// last sync by other instances, or everything when the marker cannot tell
+// what changed, when no full load has succeeded yet, or when the last full
+// reconciliation is older than Options.FullSyncInterval. When nothing
+// changed it costs one small read; otherwise, reads in proportion to the
+// changes. On error the previous snapshot stays in place and the next call
+// retries. Sync first retries announcing this instance's own changes whose
+// marker update failed.
 func (s *Store) Sync(ctx context.Context) error {
+	s.announcePending(ctx)
 	s.syncMu.Lock()
 	defer s.syncMu.Unlock()
 	s.beginSync()
-	full := !s.loaded || s.now().Sub(s.lastFull) >= s.opts.FullSyncInterval
+	full := !s.loaded || s.fullSyncDue()
 	m, err := s.readMarker(ctx)
 	if err != nil {
 		return s.finishSync(err, full)
@@ -59,18 +61,66 @@ func (s *Store) Sync(ctx context.Context) error {
 	if m.Seq == s.seenSeq && m.token == s.seenToken {
 		return s.finishSync(nil, false)
 	}
-	changes, ok := m.since(s.seenSeq, s.seenToken)
-	if !ok {
+	changes, err := s.changesSince(ctx, m)
+	if errors.Is(err, errJournalGone) {
 		if m.invalid != nil {
 			s.logger().Warn("change marker is unreadable; reloading every configuration",
 				zap.String("key", s.markerKey), zap.Error(m.invalid))
 		} else {
-			s.logger().Debug("change marker does not cover the changes since the last sync; reloading every configuration",
-				zap.Uint64("seen_seq", s.seenSeq), zap.Uint64("marker_seq", m.Seq))
+			s.logger().Debug("change journal does not cover the changes since the last sync; reloading every configuration",
+				zap.Uint64("seen_seq", s.seenSeq), zap.Uint64("marker_seq", m.Seq), zap.Error(err))
 		}
 		return s.finishSync(s.fullSync(ctx, m), true)
 	}
+	if err != nil {
+		return s.finishSync(err, false)
+	}
 	return s.finishSync(s.incrementalSync(ctx, m, changes), false)
+}
+
+// fullSyncDue reports whether the periodic full reconciliation is due.
+func (s *Store) fullSyncDue() bool {
+	every := s.opts.FullSyncInterval
+	if every == 0 {
+		every = DefaultFullSyncInterval
+		if s.conditional() != nil {
+			return false
+		}
+	}
+	return every > 0 && s.now().Sub(s.lastFull) >= every
+}
+
+// changesSince returns the changes other instances made since the marker
+// state this instance saw last, reading the journal segments and batches
+// that hold them. errJournalGone means the journal cannot tell.
+func (s *Store) changesSince(ctx context.Context, m marker) ([]change, error) {
+	segments, inline, ok := m.catchUp(s.seenSeq, s.seenToken)
+	if !ok {
+		return nil, errJournalGone
+	}
+	journal, err := s.readSegments(ctx, segments, s.seenSeq, s.seenToken)
+	if err != nil {
+		return nil, err
+	}
+	journal = append(journal, inline...)
+	changes := make([]change, 0, len(journal))
+	for _, c := range journal {
+		if c.Writer == s.id {
+			continue // this instance's own change, already in its snapshot
+		}
+		if c.Batch == "" {
+			changes = append(changes, c)
+			continue
+		}
+		buckets, err := s.readBatch(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		for _, b := range buckets {
+			changes = append(changes, change{Bucket: b, By: c.By})
+		}
+	}
+	return changes, nil
 }
 
 // beginSync starts tracking local writes, whose effect a load made by this
@@ -344,58 +394,44 @@ type appliedChange struct {
 func (s *Store) apply(results []loadResult, listed map[string]struct{}, by map[string]string) {
 	var changed []appliedChange
 	s.mu.Lock()
-	cur := s.snap.Load().entries
-	var next map[string]*entry
-	edit := func() {
-		if next == nil {
-			next = maps.Clone(cur)
-		}
-	}
+	ed := s.beginEdit()
 	for _, r := range results {
 		if _, ok := s.dirty[r.bucket]; ok {
 			continue
 		}
-		old := cur[r.bucket]
+		old := ed.get(r.bucket)
 		switch r.state {
 		case absent:
 			if old == nil {
 				continue
 			}
-			edit()
-			delete(next, r.bucket)
-			s.policies.release(old.policy)
+			ed.remove(r.bucket)
 			changed = append(changed, appliedChange{bucket: r.bucket, deleted: true, by: by[r.bucket]})
 		case present:
 			if old != nil && old.same(r.entry) {
 				continue
 			}
-			edit()
-			e := r.entry
-			e.policy = s.policies.acquire(r.digest, e.policy)
-			if old != nil {
-				s.policies.release(old.policy)
-			}
-			next[r.bucket] = e
-			changed = append(changed, appliedChange{bucket: r.bucket, entry: e, by: e.by.Value()})
+			ed.put(r.entry, r.digest)
+			changed = append(changed, appliedChange{bucket: r.bucket, entry: r.entry, by: r.entry.by.Value()})
 		}
 	}
 	if listed != nil {
-		for bucket, old := range cur {
-			if _, ok := listed[bucket]; ok {
-				continue
+		var gone []string
+		ed.each(func(e *entry) bool {
+			if _, ok := listed[e.name]; !ok {
+				gone = append(gone, e.name)
 			}
+			return true
+		})
+		for _, bucket := range gone {
 			if _, ok := s.dirty[bucket]; ok {
 				continue
 			}
-			edit()
-			delete(next, bucket)
-			s.policies.release(old.policy)
+			ed.remove(bucket)
 			changed = append(changed, appliedChange{bucket: bucket, deleted: true})
 		}
 	}
-	if next != nil {
-		s.swapLocked(next)
-	}
+	ed.commit()
 	s.mu.Unlock()
 
 	if !s.loaded {

@@ -355,7 +355,7 @@ func TestOverwrittenChangeIsAppendedAgain(t *testing.T) {
 			}
 			prev := journalOf(1, 1)
 			prev.Journal[0] = m.Journal[0]
-			data, err := json.Marshal(prev.appended([]change{{Token: "concurrent", Bucket: "videos"}}, 8))
+			data, err := json.Marshal(appendedTo(prev, []change{{Token: "concurrent", Bucket: "videos"}}))
 			if err != nil {
 				t.Error(err)
 				return
@@ -386,18 +386,18 @@ func TestOverwrittenMarkerIsNoticed(t *testing.T) {
 		wantFull bool
 	}{
 		{"next entry appended", func(m marker) marker {
-			return m.appended([]change{{Token: "t-next", Bucket: "assets"}}, 8)
+			return appendedTo(m, []change{{Token: "tnext", Bucket: "assets"}})
 		}, false},
 		{"seen entry overwritten by a concurrent writer", func(m marker) marker {
-			m.Journal[len(m.Journal)-1].Token = "t-other"
-			return m.appended([]change{{Token: "t-next", Bucket: "assets"}}, 8)
+			m.Journal[len(m.Journal)-1].Token = "tother"
+			return appendedTo(m, []change{{Token: "tnext", Bucket: "assets"}})
 		}, true},
 		{"same sequence, different token", func(m marker) marker {
-			m.Journal[len(m.Journal)-1].Token = "t-other"
+			m.Journal[len(m.Journal)-1].Token = "tother"
 			return m
 		}, true},
 		{"sequence went back", func(marker) marker {
-			return marker{}.appended([]change{{Token: "t-new", Bucket: "assets"}}, 8)
+			return appendedTo(marker{}, []change{{Token: "tnew", Bucket: "assets"}})
 		}, true},
 	}
 	for _, tt := range tests {
@@ -546,5 +546,128 @@ func TestRunFollowsChanges(t *testing.T) {
 	polls := int64(s.Stats().Syncs) - 1 // the first one was Load
 	if polls < 1 || asked.Load() < polls+1 {
 		t.Fatalf("Run made %d polls and asked for the interval %d times; want it asked before every wait", polls, asked.Load())
+	}
+}
+
+// TestBurstCostsReadsInProportion makes a burst of changes far larger than
+// the marker's own journal between two polls, among many more configured
+// buckets: the follower reads the marker, the journal segments and the
+// changed records, nothing else; the writer reads no record at all.
+func TestBurstCostsReadsInProportion(t *testing.T) {
+	const existing, burst = 1000, 300
+	fsys := fileStorage(t)
+	writer := newTestStore(t, fsys, Options{})
+	if _, err := writer.PutMany(context.Background(), items(t, existing), "seed", nil); err != nil {
+		t.Fatal(err)
+	}
+	counted := newFaultStorage(fsys)
+	follower := newTestStore(t, counted, Options{})
+	mustLoad(t, follower)
+	mustSync(t, writer)
+
+	for i := range burst {
+		bucket := fmt.Sprintf("bucket-%04d", i*3) // 300 of the existing buckets
+		mustPut(t, writer, bucket, fmt.Sprintf("https://burst-%d.example.com", i))
+	}
+	m, err := writer.readMarker(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	segments := int64(len(m.Segments))
+	if segments < burst/journalInline {
+		t.Fatalf("the marker names %d segments after %d changes, want the journal to have rolled over", segments, burst)
+	}
+
+	counted.loads.Store(0)
+	counted.lists.Store(0)
+	mustSync(t, follower)
+	if loads, lists := counted.loads.Load(), counted.lists.Load(); loads != 1+segments+burst || lists != 0 {
+		t.Fatalf("the follower's poll made %d loads and %d lists; want %d (marker, %d segments, %d records) and none", loads, lists, 1+segments+burst, segments, burst)
+	}
+	if st := follower.Stats(); st.FullSyncs != 1 {
+		t.Fatalf("the follower reconciled in full: %+v", st)
+	}
+	if got, want := stateString(state(follower)), stateString(state(writer)); got != want {
+		t.Fatal("follower and writer disagree after the burst")
+	}
+
+	own := newFaultStorage(fsys)
+	writer.storage = own
+	mustSync(t, writer)
+	if loads, lists := own.loads.Load(), own.lists.Load(); loads != 1+segments || lists != 0 {
+		t.Fatalf("the writer's poll made %d loads and %d lists; want %d (marker, segments) and no record", loads, lists, 1+segments)
+	}
+}
+
+// TestLostJournalSegment deletes a segment the follower needs: it falls
+// back to a full reconciliation and converges.
+func TestLostJournalSegment(t *testing.T) {
+	fsys := fileStorage(t)
+	writer := newTestStore(t, fsys, Options{})
+	follower := newTestStore(t, fsys, Options{})
+	mustPut(t, writer, "seed-bucket", "https://seed.example.com")
+	mustLoad(t, follower)
+	for i := range 2 * journalInline {
+		mustPut(t, writer, fmt.Sprintf("bucket-%04d", i), "https://app.example.com")
+	}
+	m, err := writer.readMarker(context.Background())
+	if err != nil || len(m.Segments) == 0 {
+		t.Fatalf("marker %+v, %v: want segments", m, err)
+	}
+	if err := fsys.Delete(context.Background(), writer.segmentKey(m.Segments[0])); err != nil {
+		t.Fatal(err)
+	}
+	mustSync(t, follower)
+	if st := follower.Stats(); st.FullSyncs != 2 {
+		t.Fatalf("FullSyncs = %d, want a full reconciliation for the lost segment", st.FullSyncs)
+	}
+	if got, want := stateString(state(follower)), stateString(state(writer)); got != want {
+		t.Fatal("follower and writer disagree")
+	}
+}
+
+// TestJournalKeysArePruned writes far more changes than the journal
+// remembers: segments and batch keys it no longer reaches are deleted.
+func TestJournalKeysArePruned(t *testing.T) {
+	fsys := fileStorage(t)
+	s := newTestStore(t, fsys, Options{JournalSize: 3 * journalInline})
+	for round := range 8 {
+		if _, err := s.PutMany(context.Background(), items(t, batchInline+1), "importer", nil); err != nil {
+			t.Fatal(err)
+		}
+		for i := range journalInline {
+			mustPut(t, s, fmt.Sprintf("bucket-%d-%d", round, i), "https://app.example.com")
+		}
+	}
+	m, err := s.readMarker(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	segs, _ := fsys.List(ctx, s.journalDir, false)
+	batches, _ := fsys.List(ctx, s.batchesDir, false)
+	var referenced int
+	for _, c := range m.Journal {
+		if c.Batch != "" {
+			referenced++
+		}
+	}
+	for _, g := range m.Segments {
+		data, err := fsys.Load(ctx, s.segmentKey(g))
+		if err != nil {
+			t.Fatalf("a segment the marker names is gone: %v", err)
+		}
+		j, err := parseJournal(data, g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range j {
+			if c.Batch != "" {
+				referenced++
+			}
+		}
+	}
+	if len(segs) != len(m.Segments) || len(batches) != referenced {
+		t.Fatalf("storage keeps %d segments and %d batches; the journal reaches %d and %d", len(segs), len(batches), len(m.Segments), referenced)
 	}
 }

@@ -17,63 +17,95 @@ var errNoConfiguration = errors.New("no CORS configuration given: pass the parse
 // returns the record as stored. It returns after storage has durably kept
 // the record; from then on Lookup and Get on this Store see it, and other
 // Stores on the same storage see it after their next Sync. by names who
-// made the change (an access key ID, or "admin").
+// made the change (an access key ID, or "admin"). A configuration that
+// fails cfg.Validate gives an error wrapping the *cors.Error.
 //
 // Concurrent Puts to one bucket, from this or other instances, leave one of
 // the documents, whole, in storage and, once they have synced, on every
 // instance.
 func (s *Store) Put(ctx context.Context, bucket string, cfg *cors.Configuration, by string) (Record, error) {
+	p, err := s.prepare(bucket, cfg, nil)
+	if err != nil {
+		return Record{}, err
+	}
+	rec, err := s.writeRecord(ctx, p, by)
+	if err != nil {
+		return Record{}, err
+	}
+	s.logger().Info("CORS configuration stored",
+		zap.String("bucket", bucket),
+		zap.Int("rules", p.policy.Len()),
+		zap.String("by", by),
+		zap.String("version", rec.Version))
+	if err := s.publish(ctx, change{Bucket: bucket, By: by}); err != nil {
+		s.logger().Warn("announcing CORS configuration change to other instances", zap.String("bucket", bucket), zap.Error(err))
+	}
+	return rec, nil
+}
+
+// prepared is a configuration checked and compiled, ready to be stored.
+type prepared struct {
+	bucket string
+	doc    []byte // canonical
+	digest digest
+	policy *cors.Policy
+}
+
+// prepare checks a configuration of bucket and compiles it. compiled, when
+// not nil, shares policies between the items of one PutMany.
+func (s *Store) prepare(bucket string, cfg *cors.Configuration, compiled *policyCompiler) (prepared, error) {
 	if !s3.ValidBucketName(bucket) {
-		return Record{}, invalidBucket(bucket)
+		return prepared{}, invalidBucket(bucket)
 	}
 	if cfg == nil {
-		return Record{}, errNoConfiguration
+		return prepared{}, errNoConfiguration
 	}
 	if err := cfg.Validate(); err != nil {
-		return Record{}, fmt.Errorf("CORS configuration of bucket %q is not valid: %w", bucket, err)
+		return prepared{}, fmt.Errorf("CORS configuration of bucket %q is not valid: %w", bucket, err)
 	}
 	doc := cfg.Marshal()
+	p := prepared{bucket: bucket, doc: doc, digest: digestOf(doc)}
+	if p.policy = s.cachedPolicy(p.digest); p.policy == nil && compiled != nil {
+		p.policy = compiled.get(p.digest)
+	}
+	if p.policy != nil {
+		return p, nil
+	}
 	// Compile what other instances will compile: the stored text, not the
 	// caller's value, which the caller may go on to change. The canonical
 	// text may be longer than the document the client sent, so it is read
 	// without the size limit that applied to that document.
 	parsed, err := cors.ParseStored(doc)
 	if err != nil {
-		return Record{}, fmt.Errorf("CORS configuration of bucket %q does not read back after encoding, so it was not stored: %w", bucket, err)
+		return prepared{}, fmt.Errorf("CORS configuration of bucket %q does not read back after encoding, so it was not stored: %w", bucket, err)
 	}
+	p.policy = cors.Compile(parsed)
+	if compiled != nil {
+		p.policy = compiled.put(p.digest, p.policy)
+	}
+	return p, nil
+}
+
+// writeRecord stores a prepared configuration durably and installs it in
+// this instance's snapshot. It does not announce it.
+func (s *Store) writeRecord(ctx context.Context, p prepared, by string) (Record, error) {
 	rec := Record{
-		Bucket:    bucket,
-		Document:  string(doc),
+		Bucket:    p.bucket,
+		Document:  string(p.doc),
 		Version:   newID(),
 		UpdatedAt: s.now().UTC(),
 		UpdatedBy: by,
 	}
 	data, err := encodeRecord(rec)
 	if err != nil {
-		return Record{}, fmt.Errorf("encoding CORS configuration of bucket %q: %w", bucket, err)
+		return Record{}, fmt.Errorf("encoding CORS configuration of bucket %q: %w", p.bucket, err)
 	}
-	d := digestOf(doc)
-	policy := s.cachedPolicy(d)
-	if policy == nil {
-		policy = cors.Compile(parsed)
+	unlock := s.lockBucket(p.bucket)
+	defer unlock()
+	if err := s.storage.Store(ctx, s.recordKey(p.bucket), data); err != nil {
+		return Record{}, fmt.Errorf("storing CORS configuration of bucket %q: %w", p.bucket, err)
 	}
-
-	unlock := s.lockBucket(bucket)
-	if err := s.storage.Store(ctx, s.recordKey(bucket), data); err != nil {
-		unlock()
-		return Record{}, fmt.Errorf("storing CORS configuration of bucket %q: %w", bucket, err)
-	}
-	s.install(bucket, newEntry(rec, policy), d)
-	unlock()
-
-	s.logger().Info("CORS configuration stored",
-		zap.String("bucket", bucket),
-		zap.Int("rules", len(parsed.Rules)),
-		zap.String("by", by),
-		zap.String("version", rec.Version))
-	if err := s.publish(ctx, change{Bucket: bucket, By: by}); err != nil {
-		s.logger().Warn("announcing CORS configuration change to other instances", zap.String("bucket", bucket), zap.Error(err))
-	}
+	s.install(newEntry(rec, p.policy), p.digest)
 	return rec, nil
 }
 
@@ -86,7 +118,7 @@ func (s *Store) Delete(ctx context.Context, bucket, by string) (existed bool, er
 	}
 	key := s.recordKey(bucket)
 	unlock := s.lockBucket(bucket)
-	_, existed = s.Get(bucket)
+	existed = s.entry(bucket) != nil
 	if !existed {
 		existed = s.storage.Exists(ctx, key)
 	}
