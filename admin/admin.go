@@ -126,7 +126,7 @@ func (a *API) listBuckets(w http.ResponseWriter, st *store.Store) error {
 			continue
 		}
 		rules := 0
-		if p := st.Lookup(b); p != nil {
+		if p := st.Lookup(b).Live; p != nil {
 			rules = len(p.Configuration().Rules)
 		}
 		list = append(list, bucketSummary{Bucket: b, Rules: rules, UpdatedAt: rec.UpdatedAt, UpdatedBy: rec.UpdatedBy})
@@ -268,7 +268,7 @@ func (a *API) explain(w http.ResponseWriter, r *http.Request, st *store.Store) e
 		HasRequestMethod: q.RequestMethod != "",
 		RequestHeaders:   q.RequestHeaders,
 	}
-	ex := st.Lookup(q.Bucket).Explain(req)
+	ex := st.Lookup(q.Bucket).Live.Explain(req)
 	d := ex.Decision
 	out := Explanation{
 		Bucket:       q.Bucket,

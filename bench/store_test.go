@@ -52,7 +52,7 @@ func BenchmarkStoreHeap(b *testing.B) {
 	}
 	check := func(s *store.Store) {
 		for _, i := range []int{0, n / 2, n - 1} {
-			d := s.Lookup(bucketName(i)).Preflight(cors.Request{Origin: fmt.Sprintf("https://app-%d.example.com", i), Method: "OPTIONS", RequestMethod: "PUT", HasRequestMethod: true})
+			d := s.Lookup(bucketName(i)).Live.Preflight(cors.Request{Origin: fmt.Sprintf("https://app-%d.example.com", i), Method: "OPTIONS", RequestMethod: "PUT", HasRequestMethod: true})
 			if !d.Allowed() {
 				b.Fatalf("bucket %d refuses its own origin: %v", i, d.Outcome())
 			}
@@ -229,7 +229,7 @@ func BenchmarkStoreColdStart(b *testing.B) {
 		}
 		taken := time.Since(start)
 		for i := range fs.n {
-			p := s.Lookup(bucketName(i))
+			p := s.Lookup(bucketName(i)).Live
 			own := p.Preflight(cors.Request{Origin: fmt.Sprintf("https://app-%d.example.com", i), Method: "OPTIONS", RequestMethod: "PUT", HasRequestMethod: true})
 			other := p.Preflight(cors.Request{Origin: fmt.Sprintf("https://app-%d.example.com", i+1), Method: "OPTIONS", RequestMethod: "PUT", HasRequestMethod: true})
 			if !own.Allowed() || other.Allowed() {
@@ -275,14 +275,14 @@ func BenchmarkStoreLookup(b *testing.B) {
 	names := make([]string, n)
 	for i := range names {
 		names[i] = bucketName(i)
-		bare[strings.Clone(names[i])] = s.Lookup(names[i])
+		bare[strings.Clone(names[i])] = s.Lookup(names[i]).Live
 	}
 	rand.Shuffle(len(names), func(i, j int) { names[i], names[j] = names[j], names[i] })
 	b.Run("impl=store", func(b *testing.B) {
 		b.ReportAllocs()
 		i := 0
 		for b.Loop() {
-			sink = s.Lookup(names[i])
+			sink = s.Lookup(names[i]).Live
 			if i++; i == len(names) {
 				i = 0
 			}

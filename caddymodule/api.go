@@ -29,7 +29,7 @@ func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request, t s3.Target) 
 
 	// S3 adds CORS headers to these responses too, from the configuration
 	// in force before the request (spec C.2), whatever the status.
-	if policy := h.store().Lookup(t.Bucket); policy != nil {
+	if policy := h.store().Lookup(t.Bucket).Live; policy != nil {
 		policy.Actual(cors.NewRequest(r.Method, r.Header)).WriteHeaders(w.Header())
 	}
 

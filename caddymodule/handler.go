@@ -217,7 +217,7 @@ func (h *Handler) servePreflight(w http.ResponseWriter, r *http.Request, t s3.Ta
 		policy *cors.Policy
 	)
 	if t.Bucket != "" {
-		policy = h.store().Lookup(t.Bucket)
+		policy = h.store().Lookup(t.Bucket).Live
 	}
 	switch {
 	case t.Bucket == "":
@@ -282,7 +282,7 @@ func (h *Handler) bucketExists(r *http.Request, bucket string) bool {
 // response (spec C).
 func (h *Handler) serveProxied(w http.ResponseWriter, r *http.Request, t s3.Target, next caddyhttp.Handler) error {
 	var d cors.Decision
-	if policy := h.store().Lookup(t.Bucket); policy != nil {
+	if policy := h.store().Lookup(t.Bucket).Live; policy != nil {
 		d = policy.Actual(cors.NewRequest(r.Method, r.Header))
 	}
 	status, err := h.forward(w, r, next, d)
@@ -296,7 +296,7 @@ func (h *Handler) serveProxied(w http.ResponseWriter, r *http.Request, t s3.Targ
 	// S3 deletes a bucket's CORS configuration with the bucket; do the same
 	// when the upstream confirms a DeleteBucket, so that a new bucket of
 	// that name does not inherit it.
-	if bucketOp && r.Method == http.MethodDelete && h.store().Lookup(t.Bucket) != nil {
+	if bucketOp && r.Method == http.MethodDelete && h.store().Lookup(t.Bucket).Live != nil {
 		ctx, cancel := writeContext(r)
 		defer cancel()
 		if _, derr := h.store().Delete(ctx, t.Bucket, "DeleteBucket"); derr != nil {

@@ -11,12 +11,15 @@ import (
 	"github.com/s3cors/caddy-s3-cors/cors"
 )
 
-// entry is what the snapshot holds for one bucket. It is immutable once
-// published, and small: the document text is not kept (Get renders it from
-// the policy, which keeps every value verbatim), the metadata is packed, and
-// identical documents share one compiled policy.
+// entry is what the store holds for one bucket: its live configuration
+// and, rarely, a candidate on trial. It is immutable once published, and
+// small: the document text is not kept (Get renders it from the policy,
+// which keeps every value verbatim), the metadata is packed, and identical
+// documents share one compiled policy.
 type entry struct {
-	name   string // the bucket
+	name string // the bucket
+	// policy is the live configuration; nil for a bucket that only has a
+	// candidate.
 	policy *cors.Policy
 	// extra holds what few buckets need; nil for the others.
 	extra *entryExtra
@@ -28,6 +31,33 @@ type entryExtra struct {
 	// version is the record's version when it is not one Put drew (a
 	// record written by hand), which meta cannot hold.
 	version string
+	// candidate is the configuration on trial, if any.
+	candidate *Candidate
+}
+
+// candidate returns the entry's candidate, or nil; also for a nil entry.
+func (e *entry) candidate() *Candidate {
+	if e == nil || e.extra == nil {
+		return nil
+	}
+	return e.extra.candidate
+}
+
+// withCandidate returns a copy of e with candidate c (nil for none).
+func (e *entry) withCandidate(c *Candidate) *entry {
+	n := allocEntry(e.name)
+	name := n.name
+	*n = *e
+	n.name = name
+	var version string
+	if e.extra != nil {
+		version = e.extra.version
+	}
+	n.extra = nil
+	if version != "" || c != nil {
+		n.extra = &entryExtra{version: version, candidate: c}
+	}
+	return n
 }
 
 // meta is a record's metadata, packed: the version Put draws as its 12
@@ -129,7 +159,8 @@ func (e *entry) updatedAt() time.Time {
 	return time.Unix(0, e.at).UTC()
 }
 
-// record renders the entry as a Record, its document in canonical form.
+// record renders the entry's live configuration as a Record, its document
+// in canonical form.
 func (e *entry) record() Record {
 	return Record{
 		Bucket:    e.name,
@@ -140,9 +171,9 @@ func (e *entry) record() Record {
 	}
 }
 
-// same reports whether e and o serve the same policy with the same
-// metadata, so that replacing one with the other would change nothing.
-func (e *entry) same(o *entry) bool {
+// sameLive reports whether e and o serve the same live policy with the
+// same metadata, so that replacing one with the other would change nothing.
+func (e *entry) sameLive(o *entry) bool {
 	return e.policy == o.policy && e.meta == o.meta && e.version() == o.version()
 }
 

@@ -87,7 +87,7 @@ func mustPut(t testing.TB, s *Store, bucket, origin string) Record {
 func state(s *Store) map[string]string {
 	got := make(map[string]string)
 	for _, b := range s.Buckets() {
-		got[b] = policyDoc(s.Lookup(b))
+		got[b] = policyDoc(s.Lookup(b).Live)
 	}
 	return got
 }

@@ -31,20 +31,22 @@ type marker struct {
 	invalid error
 }
 
-// change is one journal entry: a change of one bucket, or, with Batch, of
+// change is one journal entry: a change of one bucket's configuration, or
+// of its candidate with Candidate, or, with Batch, of the configurations of
 // the Count buckets listed in a batch key. Token is drawn afresh for every
 // marker write, so an entry that was overwritten by a concurrent writer can
 // be told apart from the one an instance saw before. Writer names the
 // instance that made the change, which does not need to reload it.
 type change struct {
-	Seq     uint64 `json:"seq"`
-	Token   string `json:"token"`
-	Writer  string `json:"writer,omitempty"`
-	Bucket  string `json:"bucket,omitempty"`
-	Deleted bool   `json:"deleted,omitempty"`
-	By      string `json:"by,omitempty"`
-	Batch   string `json:"batch,omitempty"`
-	Count   int    `json:"count,omitempty"`
+	Seq       uint64 `json:"seq"`
+	Token     string `json:"token"`
+	Writer    string `json:"writer,omitempty"`
+	Bucket    string `json:"bucket,omitempty"`
+	Deleted   bool   `json:"deleted,omitempty"`
+	Candidate bool   `json:"candidate,omitempty"`
+	By        string `json:"by,omitempty"`
+	Batch     string `json:"batch,omitempty"`
+	Count     int    `json:"count,omitempty"`
 
 	// buckets are those of a batch whose key is yet to be written.
 	buckets []string

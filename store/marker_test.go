@@ -333,7 +333,7 @@ func TestBucketOfKey(t *testing.T) {
 		{"s3_cors/buckets/4094361931", "", false},
 	}
 	for _, tt := range tests {
-		bucket, ok, foreign := s.bucketOfKey(tt.key)
+		bucket, ok, foreign := bucketOfKey(s.bucketsDir, tt.key)
 		if bucket != tt.bucket || ok != (tt.bucket != "") || foreign != tt.foreign {
 			t.Errorf("bucketOfKey(%q) = %q, %v, %v; want %q, foreign=%v", tt.key, bucket, ok, foreign, tt.bucket, tt.foreign)
 		}

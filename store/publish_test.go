@@ -72,7 +72,7 @@ func TestCrashedInstanceLockDoesNotHoldUpWrites(t *testing.T) {
 				t.Fatal("the store released a lock it never got")
 			}
 			mustSync(t, follower)
-			if follower.Lookup("photos") == nil || follower.Lookup("assets") == nil || follower.Stats().FullSyncs != 1 {
+			if follower.Lookup("photos").Live == nil || follower.Lookup("assets").Live == nil || follower.Stats().FullSyncs != 1 {
 				t.Fatalf("the changes were not announced through the marker: %+v", follower.Stats())
 			}
 			if tt.ignoreContext {
@@ -148,8 +148,8 @@ func TestConditionalMarkerRetries(t *testing.T) {
 		t.Fatalf("%d conditional writes failed, want the one the other writer caused", cs.conflicts.Load())
 	}
 	mustSync(t, follower)
-	if follower.Lookup("photos") == nil || follower.Lookup("assets") == nil || follower.Stats().FullSyncs != 1 {
-		t.Fatalf("follower: photos=%v assets=%v, %+v", follower.Lookup("photos"), follower.Lookup("assets"), follower.Stats())
+	if follower.Lookup("photos").Live == nil || follower.Lookup("assets").Live == nil || follower.Stats().FullSyncs != 1 {
+		t.Fatalf("follower: photos=%v assets=%v, %+v", follower.Lookup("photos").Live, follower.Lookup("assets").Live, follower.Stats())
 	}
 }
 

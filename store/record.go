@@ -12,8 +12,10 @@ import (
 	"github.com/s3cors/caddy-s3-cors/s3"
 )
 
-// Record is one bucket's stored CORS configuration. It is kept in storage as
-// JSON under <prefix>/buckets/<bucket>.json.
+// Record is one version of a bucket's stored CORS configuration. It is kept
+// in storage as JSON: under <prefix>/buckets/<bucket>.json for the version
+// in force, <prefix>/candidates/<bucket>.json for a candidate on trial, and
+// in the bucket's history for earlier versions.
 type Record struct {
 	// Bucket is the bucket the configuration belongs to.
 	Bucket string `json:"bucket"`
@@ -78,11 +80,11 @@ func (s *Store) recordKey(bucket string) string {
 	return s.bucketsDir + "/" + bucket + ".json"
 }
 
-// bucketOfKey returns the bucket a listed key holds the record of. Temporary
-// files of atomic writers, subdirectories and other foreign keys give false;
-// foreign reports whether the key is worth a warning.
-func (s *Store) bucketOfKey(key string) (bucket string, ok, foreign bool) {
-	name, found := strings.CutPrefix(key, s.bucketsDir+"/")
+// bucketOfKey returns the bucket a key listed under dir holds the record
+// of. Temporary files of atomic writers, subdirectories and other foreign
+// keys give false; foreign reports whether the key is worth a warning.
+func bucketOfKey(dir, key string) (bucket string, ok, foreign bool) {
+	name, found := strings.CutPrefix(key, dir+"/")
 	if !found || name == "" || strings.Contains(name, "/") {
 		return "", false, true
 	}

@@ -15,14 +15,19 @@ func (s *Store) entry(bucket string) *entry {
 	return s.buckets.get(s.hash(bucket), bucket)
 }
 
-// Lookup returns the compiled policy of bucket, or nil when the bucket has
-// no CORS configuration. It takes no lock and allocates nothing.
-func (s *Store) Lookup(bucket string) *cors.Policy {
+// Lookup returns what decides the requests to bucket: its live policy (nil
+// when the bucket has no CORS configuration) and its candidate on trial
+// (nil when none). It takes no lock and allocates nothing, and costs the
+// same for a bucket without a candidate as before candidates existed.
+func (s *Store) Lookup(bucket string) Policies {
 	e := s.entry(bucket)
 	if e == nil {
-		return nil
+		return Policies{}
 	}
-	return e.policy
+	if e.extra == nil {
+		return Policies{Live: e.policy}
+	}
+	return Policies{Live: e.policy, Candidate: e.extra.candidate}
 }
 
 // Get returns the stored record of bucket, as GetBucketCors and the admin
@@ -30,7 +35,7 @@ func (s *Store) Lookup(bucket string) *cors.Policy {
 // every call.
 func (s *Store) Get(bucket string) (Record, bool) {
 	e := s.entry(bucket)
-	if e == nil {
+	if e == nil || e.policy == nil {
 		return Record{}, false
 	}
 	return e.record(), true
@@ -38,9 +43,21 @@ func (s *Store) Get(bucket string) (Record, bool) {
 
 // Buckets returns the names of all configured buckets, sorted.
 func (s *Store) Buckets() []string {
+	return s.names(func(e *entry) bool { return e.policy != nil })
+}
+
+// Candidates returns the names of the buckets that have a candidate
+// configuration, sorted.
+func (s *Store) Candidates() []string {
+	return s.names(func(e *entry) bool { return e.candidate() != nil })
+}
+
+func (s *Store) names(keep func(*entry) bool) []string {
 	var names []string
 	s.buckets.each(func(e *entry) bool {
-		names = append(names, e.name)
+		if keep(e) {
+			names = append(names, e.name)
+		}
 		return true
 	})
 	slices.Sort(names)
@@ -55,7 +72,8 @@ func (s *Store) Stats() Stats {
 	s.statsMu.Lock()
 	st := s.stats
 	s.statsMu.Unlock()
-	st.Buckets = s.buckets.len()
+	st.Buckets = int(s.live.Load())
+	st.Candidates = int(s.candidates.Load())
 	st.Policies = policies
 	st.Generation = s.gen.Load()
 	return st
@@ -89,22 +107,92 @@ func (s *Store) beginEdit() *edit { return &edit{s: s} }
 
 func (ed *edit) get(bucket string) *entry { return ed.s.entry(bucket) }
 
-// put makes e, whose canonical document has digest d, its bucket's entry,
-// sharing the compiled policy of an equal document already in use.
+// put makes e, whose canonical document has digest d, its bucket's live
+// entry, sharing the compiled policy of an equal document already in use.
+// The bucket keeps its candidate.
 func (ed *edit) put(e *entry, d digest) {
 	e.policy = ed.s.policies.acquire(d, e.policy)
-	if old := ed.s.buckets.put(ed.s.hash(e.name), e, ed.s.hash); old != nil {
-		ed.s.policies.release(old.policy)
+	old := ed.get(e.name)
+	if old != nil && old.candidate() != nil {
+		e = e.withCandidate(old.candidate())
 	}
+	ed.store(old, e, true, false)
+}
+
+// remove drops bucket's live configuration, if it has one. The bucket keeps
+// its candidate.
+func (ed *edit) remove(bucket string) {
+	old := ed.get(bucket)
+	if old == nil || old.policy == nil {
+		return
+	}
+	var next *entry
+	if c := old.candidate(); c != nil {
+		next = allocEntry(bucket).withCandidate(c)
+	}
+	ed.store(old, next, true, false)
+}
+
+// putCandidate makes c, whose canonical document has digest d, bucket's
+// candidate.
+func (ed *edit) putCandidate(bucket string, c *Candidate, d digest) {
+	c.Policy = ed.s.policies.acquire(d, c.Policy)
+	old := ed.get(bucket)
+	base := old
+	if base == nil {
+		base = allocEntry(bucket)
+	}
+	ed.store(old, base.withCandidate(c), false, true)
+}
+
+// removeCandidate drops bucket's candidate, if it has one.
+func (ed *edit) removeCandidate(bucket string) {
+	old := ed.get(bucket)
+	if old == nil || old.candidate() == nil {
+		return
+	}
+	var next *entry
+	if old.policy != nil {
+		next = old.withCandidate(nil)
+	}
+	ed.store(old, next, false, true)
+}
+
+// store replaces bucket's entry old (nil when there is none) with next (nil
+// to remove it) and keeps the counts. live and candidate say which part of
+// old is replaced, and so releases its policy; the other part, if any, next
+// carries over.
+func (ed *edit) store(old, next *entry, live, candidate bool) {
+	s := ed.s
+	var name string
+	if next != nil {
+		name = next.name
+		s.buckets.put(s.hash(name), next, s.hash)
+	} else if old != nil {
+		name = old.name
+		s.buckets.remove(s.hash(name), name)
+	}
+	if old != nil {
+		if live && old.policy != nil {
+			s.policies.release(old.policy)
+		}
+		if c := old.candidate(); candidate && c != nil {
+			s.policies.release(c.Policy)
+		}
+	}
+	s.live.Add(count(next, hasLive) - count(old, hasLive))
+	s.candidates.Add(count(next, hasCandidate) - count(old, hasCandidate))
 	ed.changed = true
 }
 
-// remove drops bucket's entry, if it has one.
-func (ed *edit) remove(bucket string) {
-	if old := ed.s.buckets.remove(ed.s.hash(bucket), bucket); old != nil {
-		ed.s.policies.release(old.policy)
-		ed.changed = true
+func hasLive(e *entry) bool      { return e.policy != nil }
+func hasCandidate(e *entry) bool { return e.candidate() != nil }
+
+func count(e *entry, has func(*entry) bool) int64 {
+	if e != nil && has(e) {
+		return 1
 	}
+	return 0
 }
 
 // each visits every entry.
@@ -118,23 +206,41 @@ func (ed *edit) commit() {
 }
 
 // install makes e, whose document has digest d, its bucket's configuration
-// in this instance's snapshot: a local write, which a sync in progress must
-// not undo.
+// in this instance: a local write, which a sync in progress must not undo.
 func (s *Store) install(e *entry, d digest) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ed := s.beginEdit()
-	ed.put(e, d)
-	s.dirty[e.name] = struct{}{}
-	ed.commit()
+	s.localEdit(dirtyKey{bucket: e.name}, func(ed *edit) { ed.put(e, d) })
 }
 
-// uninstall removes bucket from this instance's snapshot: a local write.
+// uninstall removes bucket's configuration from this instance: a local
+// write.
 func (s *Store) uninstall(bucket string) {
+	s.localEdit(dirtyKey{bucket: bucket}, func(ed *edit) { ed.remove(bucket) })
+}
+
+// installCandidate makes c, whose document has digest d, bucket's
+// candidate in this instance: a local write.
+func (s *Store) installCandidate(bucket string, c *Candidate, d digest) {
+	s.localEdit(dirtyKey{bucket: bucket, candidate: true}, func(ed *edit) { ed.putCandidate(bucket, c, d) })
+}
+
+// uninstallCandidate removes bucket's candidate from this instance: a
+// local write.
+func (s *Store) uninstallCandidate(bucket string) {
+	s.localEdit(dirtyKey{bucket: bucket, candidate: true}, func(ed *edit) { ed.removeCandidate(bucket) })
+}
+
+// dirtyKey names what a local write changed: a bucket's configuration or
+// its candidate.
+type dirtyKey struct {
+	bucket    string
+	candidate bool
+}
+
+func (s *Store) localEdit(k dirtyKey, change func(*edit)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ed := s.beginEdit()
-	ed.remove(bucket)
-	s.dirty[bucket] = struct{}{}
+	change(ed)
+	s.dirty[k] = struct{}{}
 	ed.commit()
 }

@@ -9,6 +9,14 @@
 // Under the key prefix (default "s3_cors"):
 //
 //	s3_cors/buckets/<bucket>.json        one Record per configured bucket
+//	s3_cors/candidates/<bucket>.json     the Record of a candidate on trial
+//	s3_cors/history/<bucket>/<time>-<version>.json
+//	                                     an earlier version of the bucket's
+//	                                     Record, or its deletion; the newest
+//	                                     HistorySize are kept; <time> is when
+//	                                     the version was written, in Unix
+//	                                     nanoseconds (20 digits, so names sort
+//	                                     by age)
 //	s3_cors/marker.json                  the change marker: a sequence number,
 //	                                     the most recent changes (the journal)
 //	                                     and the segments holding older ones
@@ -20,6 +28,23 @@
 // All are plain JSON, readable with `caddy storage export`. Segment and
 // batch keys are written once, before the marker names them, and deleted
 // when the journal no longer reaches them.
+//
+// # History and trials
+//
+// Every write of a configuration (Put, PutMany, Rollback, Promote) and every
+// Delete first stores the record it replaces in the bucket's history, then
+// writes; a Delete also records the deletion itself. On a ConditionalStorage
+// the write is conditional on the record kept, and retried if another
+// writer got in between, so the history holds every version; elsewhere two
+// concurrent writers may both keep the same one and lose the other from
+// the history (never from storage). History, GetVersion and Rollback read
+// storage, so they show every instance's changes at once; a rollback is a
+// Put of the old document.
+//
+// A candidate (Try) is stored and announced exactly like a configuration,
+// with journal entries marked as the candidate's, and served next to the
+// live configuration by Lookup, for report-only trials; Promote is a Put
+// of its document followed by its removal, Discard its removal.
 //
 // # How instances agree
 //
@@ -136,6 +161,9 @@ type Stats struct {
 	// Buckets is the number of buckets with a configuration in the
 	// current snapshot.
 	Buckets int `json:"buckets"`
+	// Candidates is the number of buckets with a candidate configuration
+	// on trial.
+	Candidates int `json:"candidates"`
 	// Policies is the number of distinct compiled policies; buckets with
 	// identical documents share one.
 	Policies int `json:"policies"`
@@ -194,21 +222,26 @@ type Store struct {
 	// that it does not reload them.
 	id string
 
-	bucketsDir string
-	journalDir string
-	batchesDir string
-	markerKey  string
-	lockName   string
+	bucketsDir    string
+	candidatesDir string
+	historyDir    string
+	journalDir    string
+	batchesDir    string
+	markerKey     string
+	lockName      string
 
-	// buckets holds every bucket's entry; gen counts its changes.
-	buckets table
-	gen     atomic.Uint64
+	// buckets holds every bucket's entry; gen counts its changes, live and
+	// candidates the buckets with a configuration and with a candidate.
+	buckets    table
+	gen        atomic.Uint64
+	live       atomic.Int64
+	candidates atomic.Int64
 
 	// mu serializes changes of buckets, and guards the policy cache and the
 	// set of buckets written locally since the running sync began.
 	mu       sync.Mutex
 	policies policyCache
-	dirty    map[string]struct{}
+	dirty    map[dirtyKey]struct{}
 
 	// bucketLocks order a bucket's storage write and snapshot update within
 	// this instance, so the snapshot ends with the write storage kept.
@@ -263,18 +296,20 @@ func New(storage certmagic.Storage, opts Options) *Store {
 		opts.WriteConcurrency = DefaultWriteConcurrency
 	}
 	s := &Store{
-		storage:    storage,
-		opts:       opts,
-		now:        time.Now,
-		id:         newID()[:16],
-		bucketsDir: opts.Prefix + "/buckets",
-		journalDir: opts.Prefix + "/journal",
-		batchesDir: opts.Prefix + "/batches",
-		markerKey:  opts.Prefix + "/marker.json",
-		lockName:   opts.Prefix + "/marker",
-		policies:   newPolicyCache(),
-		dirty:      make(map[string]struct{}),
-		hashSeed:   maphash.MakeSeed(),
+		storage:       storage,
+		opts:          opts,
+		now:           time.Now,
+		id:            newID()[:16],
+		bucketsDir:    opts.Prefix + "/buckets",
+		candidatesDir: opts.Prefix + "/candidates",
+		historyDir:    opts.Prefix + "/history",
+		journalDir:    opts.Prefix + "/journal",
+		batchesDir:    opts.Prefix + "/batches",
+		markerKey:     opts.Prefix + "/marker.json",
+		lockName:      opts.Prefix + "/marker",
+		policies:      newPolicyCache(),
+		dirty:         make(map[dirtyKey]struct{}),
+		hashSeed:      maphash.MakeSeed(),
 	}
 	s.log.Store(opts.Logger)
 	return s

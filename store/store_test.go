@@ -27,7 +27,7 @@ func TestPutGetLookupDelete(t *testing.T) {
 	s := newTestStore(t, fsys, Options{})
 	mustLoad(t, s)
 
-	if p := s.Lookup("photos"); p != nil {
+	if p := s.Lookup("photos").Live; p != nil {
 		t.Fatalf("Lookup on an empty store = %v, want nil", p)
 	}
 	before := time.Now().UTC()
@@ -39,7 +39,7 @@ func TestPutGetLookupDelete(t *testing.T) {
 	if rec.UpdatedAt.Before(before.Add(-time.Second)) || rec.UpdatedAt.Location() != time.UTC {
 		t.Fatalf("UpdatedAt = %v, want about now in UTC", rec.UpdatedAt)
 	}
-	if got := policyDoc(s.Lookup("photos")); got != want {
+	if got := policyDoc(s.Lookup("photos").Live); got != want {
 		t.Fatalf("Lookup after Put = %q, want %q", got, want)
 	}
 	got, ok := s.Get("photos")
@@ -61,7 +61,7 @@ func TestPutGetLookupDelete(t *testing.T) {
 	if rec2.Version == rec.Version {
 		t.Fatalf("overwrite kept version %q", rec.Version)
 	}
-	if got := policyDoc(s.Lookup("photos")); got != canonical(t, "https://other.example.com") {
+	if got := policyDoc(s.Lookup("photos").Live); got != canonical(t, "https://other.example.com") {
 		t.Fatalf("Lookup after overwrite = %q", got)
 	}
 	mustPut(t, s, "assets", "https://app.example.com")
@@ -73,7 +73,7 @@ func TestPutGetLookupDelete(t *testing.T) {
 	if err != nil || !existed {
 		t.Fatalf("Delete = %v, %v; want true, nil", existed, err)
 	}
-	if p := s.Lookup("photos"); p != nil {
+	if p := s.Lookup("photos").Live; p != nil {
 		t.Fatalf("Lookup after Delete = %q", policyDoc(p))
 	}
 	if _, ok := s.Get("photos"); ok {
@@ -208,9 +208,9 @@ func TestSharedPolicies(t *testing.T) {
 		}
 	}
 	check(s, 1)
-	first := s.Lookup("bb0")
+	first := s.Lookup("bb0").Live
 	for _, b := range buckets {
-		if s.Lookup(b) != first {
+		if s.Lookup(b).Live != first {
 			t.Fatalf("bucket %s has its own copy of a shared policy", b)
 		}
 	}
@@ -219,7 +219,7 @@ func TestSharedPolicies(t *testing.T) {
 	mustLoad(t, loaded)
 	check(loaded, 1)
 	for _, b := range buckets {
-		if loaded.Lookup(b) != loaded.Lookup("bb0") {
+		if loaded.Lookup(b).Live != loaded.Lookup("bb0").Live {
 			t.Fatalf("after Load, bucket %s has its own copy of a shared policy", b)
 		}
 	}
@@ -244,7 +244,7 @@ func TestLookupAllocatesNothing(t *testing.T) {
 	s := newTestStore(t, fileStorage(t), Options{})
 	mustPut(t, s, "photos", "https://app.example.com")
 	for _, bucket := range []string{"photos", "missing"} {
-		if n := testing.AllocsPerRun(1000, func() { _ = s.Lookup(bucket) }); n != 0 {
+		if n := testing.AllocsPerRun(1000, func() { _ = s.Lookup(bucket).Live }); n != 0 {
 			t.Errorf("Lookup(%q) allocates %v times", bucket, n)
 		}
 	}
@@ -276,7 +276,7 @@ func TestLookupsDuringWrites(t *testing.T) {
 						return
 					default:
 					}
-					doc := policyDoc(s.Lookup("photos"))
+					doc := policyDoc(s.Lookup("photos").Live)
 					if !allowed[doc] {
 						errs <- doc
 						return
@@ -346,7 +346,7 @@ func TestUnusableRecordsAreSkipped(t *testing.T) {
 			if tt.file == "broken.json" {
 				// The instance that knew the bucket's good configuration
 				// keeps serving it.
-				if got := policyDoc(follower.Lookup("broken")); got != canonical(t, "https://last-good.example.com") {
+				if got := policyDoc(follower.Lookup("broken").Live); got != canonical(t, "https://last-good.example.com") {
 					t.Fatalf("follower serves broken = %q, want its last good configuration", got)
 				}
 			}
@@ -360,7 +360,7 @@ func TestUnusableRecordsAreSkipped(t *testing.T) {
 			if got := fresh.Buckets(); !slices.Equal(got, []string{"photos"}) {
 				t.Fatalf("a fresh instance serves %v, want only photos", got)
 			}
-			if got := policyDoc(fresh.Lookup("photos")); got != canonical(t, "https://app.example.com") {
+			if got := policyDoc(fresh.Lookup("photos").Live); got != canonical(t, "https://app.example.com") {
 				t.Fatalf("photos = %q", got)
 			}
 			if got := fresh.Stats().SkippedKeys; got != tt.warnings {
@@ -381,18 +381,18 @@ func TestCorruptRecordKeepsLastGoodPolicy(t *testing.T) {
 	mustPut(t, writer, "photos", "https://newer.example.com")
 	writeFile(t, filepath.Join(fsys.Path, "s3_cors", "buckets", "photos.json"), `{"format":1,"bucket":"photos","document":"<oops"}`)
 	mustSync(t, follower)
-	if got := policyDoc(follower.Lookup("photos")); got != canonical(t, "https://good.example.com") {
+	if got := policyDoc(follower.Lookup("photos").Live); got != canonical(t, "https://good.example.com") {
 		t.Fatalf("after a corrupt record arrived by the journal, photos = %q", got)
 	}
 	mustLoad(t, follower)
-	if got := policyDoc(follower.Lookup("photos")); got != canonical(t, "https://good.example.com") {
+	if got := policyDoc(follower.Lookup("photos").Live); got != canonical(t, "https://good.example.com") {
 		t.Fatalf("after a full load with a corrupt record, photos = %q", got)
 	}
 
 	// Fixing the record is picked up.
 	mustPut(t, writer, "photos", "https://fixed.example.com")
 	mustSync(t, follower)
-	if got := policyDoc(follower.Lookup("photos")); got != canonical(t, "https://fixed.example.com") {
+	if got := policyDoc(follower.Lookup("photos").Live); got != canonical(t, "https://fixed.example.com") {
 		t.Fatalf("after the fix, photos = %q", got)
 	}
 }
@@ -502,7 +502,7 @@ func TestCanonicalFormLargerThanTheLimit(t *testing.T) {
 		if !ok || got.Document != want || got.Version != rec.Version {
 			t.Fatalf("%s: Get = %d bytes, version %q, %v; want the stored record", name, len(got.Document), got.Version, ok)
 		}
-		d := other.Lookup("photos").Preflight(cors.Request{Origin: `https://"99".example.com`, Method: http.MethodOptions, RequestMethod: "GET", HasRequestMethod: true})
+		d := other.Lookup("photos").Live.Preflight(cors.Request{Origin: `https://"99".example.com`, Method: http.MethodOptions, RequestMethod: "GET", HasRequestMethod: true})
 		if !d.Allowed() || d.Rule() != 99 {
 			t.Fatalf("%s: preflight from the last rule's origin = %v (rule %d)", name, d.Outcome(), d.Rule())
 		}

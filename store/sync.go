@@ -132,22 +132,23 @@ func (s *Store) beginSync() {
 }
 
 func (s *Store) incrementalSync(ctx context.Context, m marker, changes []change) error {
-	// The newest entry of each bucket decides who is named in the log.
-	by := make(map[string]string, len(changes))
-	buckets := make([]string, 0, len(changes))
+	// The newest entry of each key decides who is named in the log.
+	by := make(map[dirtyKey]string, len(changes))
+	keys := make([]dirtyKey, 0, len(changes))
 	for _, c := range changes {
-		if _, ok := by[c.Bucket]; !ok {
-			buckets = append(buckets, c.Bucket)
+		k := dirtyKey{bucket: c.Bucket, candidate: c.Candidate}
+		if _, ok := by[k]; !ok {
+			keys = append(keys, k)
 		}
-		by[c.Bucket] = c.By
+		by[k] = c.By
 	}
-	results, err := s.loadBuckets(ctx, buckets)
+	results, err := s.loadKeys(ctx, keys)
 	if err != nil {
 		return err
 	}
 	for _, r := range results {
 		if r.state == skipped {
-			s.warnSkipped(s.recordKey(r.bucket), r.reason, nil)
+			s.warnSkipped(s.keyOf(r.key), r.reason, nil)
 		}
 	}
 	s.apply(results, nil, by)
@@ -159,31 +160,37 @@ func (s *Store) incrementalSync(ctx context.Context, m marker, changes []change)
 // the listing, so that a change missed by the listing has a later marker
 // sequence and is picked up by the next Sync.
 func (s *Store) fullSync(ctx context.Context, m marker) error {
-	keys, err := s.storage.List(ctx, s.bucketsDir, false)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("listing stored CORS configurations under %s: %w", s.bucketsDir, err)
-	}
 	warned := make(map[string]string)
-	buckets := make([]string, 0, len(keys))
-	for _, key := range keys {
-		bucket, ok, foreign := s.bucketOfKey(key)
-		if ok {
-			buckets = append(buckets, bucket)
-			continue
+	var keys []dirtyKey
+	for _, candidate := range []bool{false, true} {
+		dir := s.bucketsDir
+		if candidate {
+			dir = s.candidatesDir
 		}
-		if foreign {
-			s.warnSkipped(key, "not a CORS configuration record of this store (expected <bucket>.json)", warned)
+		listed, err := s.storage.List(ctx, dir, false)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("listing stored CORS configurations under %s: %w", dir, err)
+		}
+		for _, key := range listed {
+			bucket, ok, foreign := bucketOfKey(dir, key)
+			if ok {
+				keys = append(keys, dirtyKey{bucket: bucket, candidate: candidate})
+				continue
+			}
+			if foreign {
+				s.warnSkipped(key, "not a CORS configuration record of this store (expected <bucket>.json)", warned)
+			}
 		}
 	}
-	results, err := s.loadBuckets(ctx, buckets)
+	results, err := s.loadKeys(ctx, keys)
 	if err != nil {
 		return err
 	}
-	listed := make(map[string]struct{}, len(results))
+	listed := make(map[dirtyKey]struct{}, len(results))
 	for _, r := range results {
-		listed[r.bucket] = struct{}{}
+		listed[r.key] = struct{}{}
 		if r.state == skipped {
-			s.warnSkipped(s.recordKey(r.bucket), r.reason, warned)
+			s.warnSkipped(s.keyOf(r.key), r.reason, warned)
 		}
 	}
 	first := !s.loaded
@@ -199,6 +206,7 @@ func (s *Store) fullSync(ctx context.Context, m marker) error {
 		st := s.Stats()
 		s.logger().Info("loaded CORS configurations",
 			zap.Int("buckets", st.Buckets),
+			zap.Int("candidates", st.Candidates),
 			zap.Int("policies", st.Policies),
 			zap.Int("skipped", len(warned)))
 	}
@@ -266,18 +274,29 @@ const (
 )
 
 type loadResult struct {
-	bucket string
-	state  loadState
-	entry  *entry
-	digest digest // of the entry's canonical document
-	reason string
+	key   dirtyKey
+	state loadState
+	// entry is a loaded configuration; candidate a loaded candidate.
+	entry     *entry
+	candidate *Candidate
+	digest    digest // of the canonical document
+	reason    string
 }
 
-// loadBuckets reads the records of buckets, several at a time. A storage
-// failure fails the whole load; unusable records are results, not errors.
-func (s *Store) loadBuckets(ctx context.Context, buckets []string) ([]loadResult, error) {
-	results := make([]loadResult, len(buckets))
-	if len(buckets) == 0 {
+// keyOf is the storage key a configuration or candidate is kept under.
+func (s *Store) keyOf(k dirtyKey) string {
+	if k.candidate {
+		return s.candidateKey(k.bucket)
+	}
+	return s.recordKey(k.bucket)
+}
+
+// loadKeys reads the configurations and candidates keys name, several at
+// a time. A storage failure fails the whole load; unusable records are
+// results, not errors.
+func (s *Store) loadKeys(ctx context.Context, keys []dirtyKey) ([]loadResult, error) {
+	results := make([]loadResult, len(keys))
+	if len(keys) == 0 {
 		return results, nil
 	}
 	res := &resolver{s: s, seen: make(map[digest]resolved)}
@@ -285,14 +304,14 @@ func (s *Store) loadBuckets(ctx context.Context, buckets []string) ([]loadResult
 	defer cancel(nil)
 	var next atomic.Int64
 	var wg sync.WaitGroup
-	for range min(s.opts.LoadConcurrency, len(buckets)) {
+	for range min(s.opts.LoadConcurrency, len(keys)) {
 		wg.Go(func() {
 			for ctx.Err() == nil {
 				i := int(next.Add(1)) - 1
-				if i >= len(buckets) {
+				if i >= len(keys) {
 					return
 				}
-				r, err := s.loadBucket(ctx, buckets[i], res)
+				r, err := s.loadKey(ctx, keys[i], res)
 				if err != nil {
 					cancel(err)
 					return
@@ -308,23 +327,33 @@ func (s *Store) loadBuckets(ctx context.Context, buckets []string) ([]loadResult
 	return results, nil
 }
 
-func (s *Store) loadBucket(ctx context.Context, bucket string, res *resolver) (loadResult, error) {
-	data, err := s.storage.Load(ctx, s.recordKey(bucket))
+func (s *Store) loadKey(ctx context.Context, k dirtyKey, res *resolver) (loadResult, error) {
+	what := "CORS configuration"
+	if k.candidate {
+		what = "candidate CORS configuration"
+	}
+	data, err := s.storage.Load(ctx, s.keyOf(k))
 	if errors.Is(err, fs.ErrNotExist) {
-		return loadResult{bucket: bucket, state: absent}, nil
+		return loadResult{key: k, state: absent}, nil
 	}
 	if err != nil {
-		return loadResult{}, fmt.Errorf("loading CORS configuration of bucket %q: %w", bucket, err)
+		return loadResult{}, fmt.Errorf("loading %s of bucket %q: %w", what, k.bucket, err)
 	}
-	rec, err := decodeRecord(bucket, data)
+	rec, err := decodeRecord(k.bucket, data)
 	if err != nil {
-		return loadResult{bucket: bucket, state: skipped, reason: err.Error()}, nil
+		return loadResult{key: k, state: skipped, reason: err.Error()}, nil
 	}
 	r := res.resolve(rec.Document)
 	if r.err != nil {
-		return loadResult{bucket: bucket, state: skipped, reason: "document is not a valid CORS configuration: " + r.err.Error()}, nil
+		return loadResult{key: k, state: skipped, reason: "document is not a valid CORS configuration: " + r.err.Error()}, nil
 	}
-	return loadResult{bucket: bucket, state: present, entry: newEntry(rec, r.policy), digest: r.digest}, nil
+	out := loadResult{key: k, state: present, digest: r.digest}
+	if k.candidate {
+		out.candidate = newCandidate(rec, r.policy)
+	} else {
+		out.entry = newEntry(rec, r.policy)
+	}
+	return out, nil
 }
 
 // resolver turns stored documents into compiled policies during one sync,
@@ -380,55 +409,78 @@ func (r *resolver) resolve(raw string) resolved {
 }
 
 type appliedChange struct {
-	bucket  string
-	entry   *entry
+	key     dirtyKey
+	rules   int
+	version string
 	deleted bool
 	by      string
 }
 
-// apply brings loaded results into a new snapshot. With listed not nil (a
-// full sync), buckets missing from it are removed. Buckets written locally
-// since the sync began are left alone: the local write is at least as new
-// as what was loaded, and its marker entry brings the next sync back to it.
-// Skipped records leave their bucket as it was.
-func (s *Store) apply(results []loadResult, listed map[string]struct{}, by map[string]string) {
+// apply brings loaded results into the served configurations. With listed
+// not nil (a full sync), configurations and candidates missing from it are
+// removed. Those written locally since the sync began are left alone: the
+// local write is at least as new as what was loaded, and its marker entry
+// brings the next sync back to it. Skipped records leave what they stand
+// for as it was.
+func (s *Store) apply(results []loadResult, listed map[dirtyKey]struct{}, by map[dirtyKey]string) {
 	var changed []appliedChange
 	s.mu.Lock()
 	ed := s.beginEdit()
 	for _, r := range results {
-		if _, ok := s.dirty[r.bucket]; ok {
+		if _, ok := s.dirty[r.key]; ok {
 			continue
 		}
-		old := ed.get(r.bucket)
-		switch r.state {
-		case absent:
-			if old == nil {
+		old := ed.get(r.key.bucket)
+		switch {
+		case r.state == absent && !r.key.candidate:
+			if old == nil || old.policy == nil {
 				continue
 			}
-			ed.remove(r.bucket)
-			changed = append(changed, appliedChange{bucket: r.bucket, deleted: true, by: by[r.bucket]})
-		case present:
-			if old != nil && old.same(r.entry) {
+			ed.remove(r.key.bucket)
+			changed = append(changed, appliedChange{key: r.key, deleted: true, by: by[r.key]})
+		case r.state == absent:
+			if old == nil || old.candidate() == nil {
+				continue
+			}
+			ed.removeCandidate(r.key.bucket)
+			changed = append(changed, appliedChange{key: r.key, deleted: true, by: by[r.key]})
+		case r.state == present && !r.key.candidate:
+			if old != nil && old.policy != nil && old.sameLive(r.entry) {
 				continue
 			}
 			ed.put(r.entry, r.digest)
-			changed = append(changed, appliedChange{bucket: r.bucket, entry: r.entry, by: r.entry.by.Value()})
+			changed = append(changed, appliedChange{key: r.key, rules: r.entry.policy.Len(), version: r.entry.version(), by: r.entry.by.Value()})
+		case r.state == present:
+			if c := old.candidate(); c != nil && c.same(r.candidate) {
+				continue
+			}
+			ed.putCandidate(r.key.bucket, r.candidate, r.digest)
+			changed = append(changed, appliedChange{key: r.key, rules: r.candidate.Policy.Len(), version: r.candidate.Version, by: r.candidate.UpdatedBy})
 		}
 	}
 	if listed != nil {
-		var gone []string
+		var gone []dirtyKey
 		ed.each(func(e *entry) bool {
-			if _, ok := listed[e.name]; !ok {
-				gone = append(gone, e.name)
+			for _, k := range []dirtyKey{{bucket: e.name}, {bucket: e.name, candidate: true}} {
+				if has := (k.candidate && e.candidate() != nil) || (!k.candidate && e.policy != nil); !has {
+					continue
+				}
+				if _, ok := listed[k]; !ok {
+					gone = append(gone, k)
+				}
 			}
 			return true
 		})
-		for _, bucket := range gone {
-			if _, ok := s.dirty[bucket]; ok {
+		for _, k := range gone {
+			if _, ok := s.dirty[k]; ok {
 				continue
 			}
-			ed.remove(bucket)
-			changed = append(changed, appliedChange{bucket: bucket, deleted: true})
+			if k.candidate {
+				ed.removeCandidate(k.bucket)
+			} else {
+				ed.remove(k.bucket)
+			}
+			changed = append(changed, appliedChange{key: k, deleted: true})
 		}
 	}
 	ed.commit()
@@ -443,15 +495,19 @@ func (s *Store) apply(results []loadResult, listed map[string]struct{}, by map[s
 			s.logger().Info("more CORS configuration changes loaded from storage", zap.Int("not_logged", len(changed)-i))
 			break
 		}
+		what := "CORS configuration"
+		if c.key.candidate {
+			what = "candidate CORS configuration"
+		}
 		if c.deleted {
-			s.logger().Info("CORS configuration deletion loaded from storage",
-				zap.String("bucket", c.bucket), zap.String("by", c.by))
+			s.logger().Info(what+" deletion loaded from storage",
+				zap.String("bucket", c.key.bucket), zap.String("by", c.by))
 			continue
 		}
-		s.logger().Info("CORS configuration change loaded from storage",
-			zap.String("bucket", c.bucket),
-			zap.Int("rules", c.entry.policy.Len()),
+		s.logger().Info(what+" change loaded from storage",
+			zap.String("bucket", c.key.bucket),
+			zap.Int("rules", c.rules),
 			zap.String("by", c.by),
-			zap.String("version", c.entry.version()))
+			zap.String("version", c.version))
 	}
 }

@@ -130,7 +130,7 @@ func TestConcurrentPutsToOneBucket(t *testing.T) {
 		if !ok || !rec.same(stored) {
 			t.Errorf("instance %d has %+v, storage has %+v", i, rec, stored)
 		}
-		if got := policyDoc(s.Lookup("photos")); got != stored.Document {
+		if got := policyDoc(s.Lookup("photos").Live); got != stored.Document {
 			t.Errorf("instance %d serves %q, storage has %q", i, got, stored.Document)
 		}
 	}
@@ -172,7 +172,7 @@ func TestSyncIsCheapWhenNothingChanged(t *testing.T) {
 	if loads, lists := counted.loads.Load(), counted.lists.Load(); loads != 2 || lists != 0 {
 		t.Fatalf("a poll after one change made %d loads and %d lists, want 2 (marker, record) and 0", loads, lists)
 	}
-	if got := policyDoc(s.Lookup("aa2")); got != canonical(t, "https://changed.example.com") {
+	if got := policyDoc(s.Lookup("aa2").Live); got != canonical(t, "https://changed.example.com") {
 		t.Fatalf("a2 = %q", got)
 	}
 }
@@ -196,7 +196,7 @@ func TestStorageFailureKeepsServing(t *testing.T) {
 	if err := s.Load(context.Background()); !errors.Is(err, errInjected) {
 		t.Fatalf("Load with failing storage = %v, want the storage error", err)
 	}
-	if got := policyDoc(s.Lookup("photos")); got != canonical(t, "https://old.example.com") {
+	if got := policyDoc(s.Lookup("photos").Live); got != canonical(t, "https://old.example.com") {
 		t.Fatalf("while storage fails, photos = %q, want the last good configuration", got)
 	}
 	st := s.Stats()
@@ -215,7 +215,7 @@ func TestStorageFailureKeepsServing(t *testing.T) {
 	if _, err := s.Delete(context.Background(), "photos", "admin"); !errors.Is(err, errInjected) {
 		t.Fatalf("Delete with failing storage = %v", err)
 	}
-	if got := policyDoc(s.Lookup("photos")); got != canonical(t, "https://old.example.com") {
+	if got := policyDoc(s.Lookup("photos").Live); got != canonical(t, "https://old.example.com") {
 		t.Fatalf("after failed writes, photos = %q", got)
 	}
 
@@ -243,12 +243,12 @@ func TestFirstLoadFailureIsRetriedBySync(t *testing.T) {
 	if err := s.Load(context.Background()); err == nil {
 		t.Fatal("Load with failing storage succeeded")
 	}
-	if s.Lookup("photos") != nil || s.Stats().Loaded {
+	if s.Lookup("photos").Live != nil || s.Stats().Loaded {
 		t.Fatal("a failed first load left something behind")
 	}
 	faulty.failing.Store(false)
 	mustSync(t, s)
-	if got := policyDoc(s.Lookup("photos")); got != canonical(t, "https://app.example.com") {
+	if got := policyDoc(s.Lookup("photos").Live); got != canonical(t, "https://app.example.com") {
 		t.Fatalf("after the retry, photos = %q", got)
 	}
 	if st := s.Stats(); !st.Loaded || st.FullSyncs != 2 {
@@ -369,7 +369,7 @@ func TestOverwrittenChangeIsAppendedAgain(t *testing.T) {
 	racy.afterStore(nil)
 
 	mustSync(t, s)
-	if got := policyDoc(s.Lookup("assets")); got != canonical(t, "https://app.example.com") {
+	if got := policyDoc(s.Lookup("assets").Live); got != canonical(t, "https://app.example.com") {
 		t.Fatalf("the follower missed the change whose marker entry was overwritten: assets = %q", got)
 	}
 	if st := s.Stats(); st.FullSyncs != 1 || st.MarkerSequence != 3 {
@@ -425,7 +425,7 @@ func TestOverwrittenMarkerIsNoticed(t *testing.T) {
 			if got := s.Stats().FullSyncs; (got == 2) != tt.wantFull {
 				t.Fatalf("FullSyncs = %d, want full=%v", got, tt.wantFull)
 			}
-			if got := policyDoc(s.Lookup("assets")); got != canonical(t, "https://assets.example.com") {
+			if got := policyDoc(s.Lookup("assets").Live); got != canonical(t, "https://assets.example.com") {
 				t.Fatalf("assets = %q", got)
 			}
 		})
@@ -444,7 +444,7 @@ func TestUnreadableMarker(t *testing.T) {
 	writeFile(t, filepath.Join(fsys.Path, "s3_cors", "buckets", "assets.json"),
 		`{"format":1,"bucket":"assets","document":`+jsonString(canonical(t, "https://assets.example.com"))+`,"version":"v"}`)
 	mustSync(t, s)
-	if st := s.Stats(); st.FullSyncs != 2 || s.Lookup("assets") == nil {
+	if st := s.Stats(); st.FullSyncs != 2 || s.Lookup("assets").Live == nil {
 		t.Fatalf("a broken marker did not cause a full reconciliation: %+v", st)
 	}
 	mustSync(t, s)
@@ -455,8 +455,8 @@ func TestUnreadableMarker(t *testing.T) {
 	// The next write starts the marker afresh, and polls follow it again.
 	mustPut(t, writer, "videos", "https://app.example.com")
 	mustSync(t, s)
-	if st := s.Stats(); st.FullSyncs != 2 || s.Lookup("videos") == nil {
-		t.Fatalf("after the marker was rewritten: %+v, videos=%v", st, s.Lookup("videos"))
+	if st := s.Stats(); st.FullSyncs != 2 || s.Lookup("videos").Live == nil {
+		t.Fatalf("after the marker was rewritten: %+v, videos=%v", st, s.Lookup("videos").Live)
 	}
 }
 
@@ -502,7 +502,7 @@ func TestSyncDoesNotUndoLocalWrite(t *testing.T) {
 			if err := <-done; err != nil {
 				t.Fatal(err)
 			}
-			if got := policyDoc(s.Lookup("photos")); got != want {
+			if got := policyDoc(s.Lookup("photos").Live); got != want {
 				t.Fatalf("after the sync, photos = %q, want the local write %q", got, want)
 			}
 			mustSync(t, s)
@@ -535,7 +535,7 @@ func TestRunFollowsChanges(t *testing.T) {
 	mustPut(t, writer, "photos", "https://app.example.com")
 	// Liveness only: give up after a generous bound instead of hanging.
 	deadline := time.Now().Add(20 * time.Second)
-	for s.Lookup("photos") == nil {
+	for s.Lookup("photos").Live == nil {
 		if time.Now().After(deadline) {
 			t.Fatal("Run never picked up the change")
 		}

@@ -86,46 +86,52 @@ func (s *Store) prepare(bucket string, cfg *cors.Configuration, compiled *policy
 	return p, nil
 }
 
-// writeRecord stores a prepared configuration durably and installs it in
-// this instance's snapshot. It does not announce it.
-func (s *Store) writeRecord(ctx context.Context, p prepared, by string) (Record, error) {
-	rec := Record{
+// newRecord is the record of a new version of a prepared configuration.
+func (s *Store) newRecord(p prepared, by string) Record {
+	return Record{
 		Bucket:    p.bucket,
 		Document:  string(p.doc),
 		Version:   newID(),
 		UpdatedAt: s.now().UTC(),
 		UpdatedBy: by,
 	}
+}
+
+// writeRecord stores a prepared configuration durably, keeping the one it
+// replaces in the history, and installs it in this instance. It does not
+// announce it.
+func (s *Store) writeRecord(ctx context.Context, p prepared, by string) (Record, error) {
+	rec := s.newRecord(p, by)
 	data, err := encodeRecord(rec)
 	if err != nil {
 		return Record{}, fmt.Errorf("encoding CORS configuration of bucket %q: %w", p.bucket, err)
 	}
 	unlock := s.lockBucket(p.bucket)
 	defer unlock()
-	if err := s.storage.Store(ctx, s.recordKey(p.bucket), data); err != nil {
+	if err := s.replaceRecord(ctx, p.bucket, data); err != nil {
 		return Record{}, fmt.Errorf("storing CORS configuration of bucket %q: %w", p.bucket, err)
 	}
 	s.install(newEntry(rec, p.policy), p.digest)
 	return rec, nil
 }
 
-// Delete removes bucket's CORS configuration. existed reports whether there
-// was one, as far as this instance and storage could tell; deleting a
-// missing configuration is not an error. by is as for Put.
+// Delete removes bucket's CORS configuration, keeping it in the history
+// with the deletion. existed reports whether there was one, as far as this
+// instance and storage could tell; deleting a missing configuration is not
+// an error. The bucket's candidate, if any, stays (Discard removes it). by
+// is as for Put.
 func (s *Store) Delete(ctx context.Context, bucket, by string) (existed bool, err error) {
 	if !s3.ValidBucketName(bucket) {
 		return false, invalidBucket(bucket)
 	}
-	key := s.recordKey(bucket)
 	unlock := s.lockBucket(bucket)
-	existed = s.entry(bucket) != nil
-	if !existed {
-		existed = s.storage.Exists(ctx, key)
-	}
-	if err := s.storage.Delete(ctx, key); err != nil {
+	stored, err := s.deleteRecord(ctx, bucket, by)
+	if err != nil {
 		unlock()
 		return false, fmt.Errorf("deleting CORS configuration of bucket %q: %w", bucket, err)
 	}
+	e := s.entry(bucket)
+	existed = stored || (e != nil && e.policy != nil)
 	s.uninstall(bucket)
 	unlock()
 
