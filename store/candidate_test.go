@@ -3,10 +3,12 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/s3cors/caddy-s3-cors/cors"
@@ -198,5 +200,44 @@ func TestCandidateSharesPolicies(t *testing.T) {
 	}
 	if st := s.Stats(); st.Policies != 0 || st.Buckets != 0 || st.Candidates != 0 {
 		t.Fatalf("after Delete and Discard: %+v", st)
+	}
+}
+
+// TestConcurrentTries has several instances try candidates for one bucket
+// at once: storage keeps one whole candidate, and every instance serves
+// that one after a sync.
+func TestConcurrentTries(t *testing.T) {
+	fsys := fileStorage(t)
+	stores := make([]*Store, 3)
+	for i := range stores {
+		stores[i] = newTestStore(t, fsys, Options{})
+		mustLoad(t, stores[i])
+	}
+	var wg sync.WaitGroup
+	for i, s := range stores {
+		for w := range 3 {
+			wg.Go(func() {
+				cfg := corsConfig(t, fmt.Sprintf("https://try-%d-%d.example.com", i, w))
+				if _, err := s.Try(context.Background(), "photos", cfg, "AKIDTEST"); err != nil {
+					t.Errorf("Try: %v", err)
+				}
+			})
+		}
+	}
+	wg.Wait()
+	data, err := fsys.Load(context.Background(), "s3_cors/candidates/photos.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, err := decodeRecord("photos", data)
+	if err != nil {
+		t.Fatalf("the stored candidate is not whole: %v", err)
+	}
+	for i, s := range stores {
+		mustSync(t, s)
+		got, ok := s.GetCandidate("photos")
+		if !ok || !got.same(stored) {
+			t.Fatalf("instance %d serves candidate %+v, storage has %+v", i, got, stored)
+		}
 	}
 }
