@@ -6,7 +6,6 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	"go.uber.org/zap"
 
@@ -74,36 +73,22 @@ func (s *Store) PutMany(ctx context.Context, items []Item, by string, progress f
 		return 0, err
 	}
 
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
 	var (
-		next    atomic.Int64
 		mu      sync.Mutex // orders progress calls and guards buckets
 		buckets = make([]string, 0, len(ready))
-		wg      sync.WaitGroup
 	)
-	for range min(s.opts.WriteConcurrency, len(ready)) {
-		wg.Go(func() {
-			for ctx.Err() == nil {
-				i := int(next.Add(1)) - 1
-				if i >= len(ready) {
-					return
-				}
-				if _, err := s.writeRecord(ctx, ready[i], by); err != nil {
-					cancel(err)
-					return
-				}
-				mu.Lock()
-				buckets = append(buckets, ready[i].bucket)
-				if progress != nil {
-					progress(len(buckets), len(ready))
-				}
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
-	err = context.Cause(ctx)
+	err = forEach(ctx, len(ready), s.opts.WriteConcurrency, func(ctx context.Context, i int) error {
+		if _, err := s.writeRecord(ctx, ready[i], by); err != nil {
+			return err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		buckets = append(buckets, ready[i].bucket)
+		if progress != nil {
+			progress(len(buckets), len(ready))
+		}
+		return nil
+	})
 	if len(buckets) > 0 {
 		s.logger().Info("CORS configurations stored", zap.Int("buckets", len(buckets)), zap.Int("of", len(ready)), zap.String("by", by))
 		if perr := s.publishMany(context.WithoutCancel(ctx), buckets, by); perr != nil {
@@ -130,22 +115,12 @@ func (s *Store) prepareMany(items []Item) ([]prepared, error) {
 		seen[it.Bucket] = i
 	}
 	compiled := &policyCompiler{byDigest: make(map[digest]*cors.Policy)}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(items)) {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= len(items) {
-					return
-				}
-				if errs[i] == nil {
-					ready[i], errs[i] = s.prepare(items[i].Bucket, items[i].Config, compiled)
-				}
-			}
-		})
-	}
-	wg.Wait()
+	_ = forEach(context.Background(), len(items), runtime.GOMAXPROCS(0), func(_ context.Context, i int) error {
+		if errs[i] == nil {
+			ready[i], errs[i] = s.prepare(items[i].Bucket, items[i].Config, compiled)
+		}
+		return nil // an invalid item is a result, not a reason to stop
+	})
 	var invalid []ItemError
 	for i, err := range errs {
 		if err != nil {

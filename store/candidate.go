@@ -126,11 +126,7 @@ func (s *Store) Promote(ctx context.Context, bucket, by string) (Record, error) 
 	if err != nil {
 		return Record{}, fmt.Errorf("candidate CORS configuration of bucket %q is not valid: %w", bucket, err)
 	}
-	p, err := s.prepare(bucket, cfg, nil)
-	if err != nil {
-		return Record{}, err
-	}
-	rec, err := s.writeRecord(ctx, p, by)
+	rec, rules, err := s.write(ctx, bucket, cfg, by)
 	if err != nil {
 		return Record{}, err
 	}
@@ -139,7 +135,7 @@ func (s *Store) Promote(ctx context.Context, bucket, by string) (Record, error) 
 		s.logger().Warn("removing the promoted candidate CORS configuration", zap.String("bucket", bucket), zap.Error(err))
 	}
 	s.logger().Info("candidate CORS configuration promoted",
-		zap.String("bucket", bucket), zap.Int("rules", p.policy.Len()),
+		zap.String("bucket", bucket), zap.Int("rules", rules),
 		zap.String("by", by), zap.String("candidate", cand.Version), zap.String("version", rec.Version))
 	if err := s.publish(ctx, change{Bucket: bucket, By: by}, change{Bucket: bucket, Candidate: true, Deleted: true, By: by}); err != nil {
 		s.logger().Warn("announcing promoted CORS configuration to other instances", zap.String("bucket", bucket), zap.Error(err))

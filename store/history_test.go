@@ -28,6 +28,20 @@ func ticking(stores ...*Store) {
 	}
 }
 
+// historyVersions lists the versions of bucket's history, newest first.
+func historyVersions(t *testing.T, s *Store, bucket string) []string {
+	t.Helper()
+	h, err := s.History(context.Background(), bucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var versions []string
+	for _, v := range h {
+		versions = append(versions, v.Version)
+	}
+	return versions
+}
+
 type versionWant struct {
 	origin  string // "" for a deletion
 	by      string
@@ -177,14 +191,7 @@ func TestHistoryIsBounded(t *testing.T) {
 	for i := range writes {
 		all = append(all, mustPut(t, s, "photos", fmt.Sprintf("https://v%d.example.com", i)).Version)
 	}
-	h, err := s.History(context.Background(), "photos")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, v := range h {
-		got = append(got, v.Version)
-	}
+	got := historyVersions(t, s, "photos")
 	slices.Reverse(all)
 	if !slices.Equal(got, all[:HistorySize+1]) {
 		t.Fatalf("History lists %d versions %v, want the current one and the %d before it", len(got), got, HistorySize)
@@ -313,14 +320,7 @@ func TestConditionalReplaceKeepsTheInterloper(t *testing.T) {
 	if cs.conflicts.Load() == 0 {
 		t.Fatal("no conditional write failed: the interloper did not get in between")
 	}
-	h, err := s.History(context.Background(), "photos")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, v := range h {
-		got = append(got, v.Version)
-	}
+	got := historyVersions(t, s, "photos")
 	if want := []string{last.Version, interloper.Version, first.Version}; !slices.Equal(got, want) {
 		t.Fatalf("history %v, want %v", got, want)
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -300,28 +299,12 @@ func (s *Store) loadKeys(ctx context.Context, keys []dirtyKey) ([]loadResult, er
 		return results, nil
 	}
 	res := &resolver{s: s, seen: make(map[digest]resolved)}
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(s.opts.LoadConcurrency, len(keys)) {
-		wg.Go(func() {
-			for ctx.Err() == nil {
-				i := int(next.Add(1)) - 1
-				if i >= len(keys) {
-					return
-				}
-				r, err := s.loadKey(ctx, keys[i], res)
-				if err != nil {
-					cancel(err)
-					return
-				}
-				results[i] = r
-			}
-		})
-	}
-	wg.Wait()
-	if err := context.Cause(ctx); err != nil {
+	err := forEach(ctx, len(keys), s.opts.LoadConcurrency, func(ctx context.Context, i int) error {
+		r, err := s.loadKey(ctx, keys[i], res)
+		results[i] = r
+		return err
+	})
+	if err != nil {
 		return nil, err
 	}
 	return results, nil

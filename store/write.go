@@ -24,23 +24,30 @@ var errNoConfiguration = errors.New("no CORS configuration given: pass the parse
 // the documents, whole, in storage and, once they have synced, on every
 // instance.
 func (s *Store) Put(ctx context.Context, bucket string, cfg *cors.Configuration, by string) (Record, error) {
-	p, err := s.prepare(bucket, cfg, nil)
-	if err != nil {
-		return Record{}, err
-	}
-	rec, err := s.writeRecord(ctx, p, by)
+	rec, rules, err := s.write(ctx, bucket, cfg, by)
 	if err != nil {
 		return Record{}, err
 	}
 	s.logger().Info("CORS configuration stored",
 		zap.String("bucket", bucket),
-		zap.Int("rules", p.policy.Len()),
+		zap.Int("rules", rules),
 		zap.String("by", by),
 		zap.String("version", rec.Version))
 	if err := s.publish(ctx, change{Bucket: bucket, By: by}); err != nil {
 		s.logger().Warn("announcing CORS configuration change to other instances", zap.String("bucket", bucket), zap.Error(err))
 	}
 	return rec, nil
+}
+
+// write checks cfg and stores it as bucket's configuration, without
+// announcing it, and returns the record and its number of rules.
+func (s *Store) write(ctx context.Context, bucket string, cfg *cors.Configuration, by string) (Record, int, error) {
+	p, err := s.prepare(bucket, cfg, nil)
+	if err != nil {
+		return Record{}, 0, err
+	}
+	rec, err := s.writeRecord(ctx, p, by)
+	return rec, p.policy.Len(), err
 }
 
 // prepared is a configuration checked and compiled, ready to be stored.
