@@ -167,7 +167,7 @@ type Stats struct {
 	// Policies is the number of distinct compiled policies; buckets with
 	// identical documents share one.
 	Policies int `json:"policies"`
-	// Generation increases with every snapshot swap.
+	// Generation increases with every change of what the store serves.
 	Generation uint64 `json:"generation"`
 	// Loaded reports whether a full load has succeeded yet.
 	Loaded bool `json:"loaded"`

@@ -7,7 +7,7 @@ import (
 	"github.com/s3cors/caddy-s3-cors/cors"
 )
 
-// hash places a bucket name in the snapshot's trie.
+// hash places a bucket name in the table of entries.
 func (s *Store) hash(name string) uint64 { return maphash.String(s.hashSeed, name) }
 
 // entry returns the entry of bucket, or nil.
