@@ -144,11 +144,7 @@ func summary(st *store.Store, bucket string) (BucketSummary, bool) {
 	if !ok {
 		return BucketSummary{}, false
 	}
-	rules := 0
-	if p := st.Lookup(bucket); p != nil {
-		rules = len(p.Configuration().Rules)
-	}
-	return BucketSummary{Bucket: bucket, Rules: rules, UpdatedAt: rec.UpdatedAt, UpdatedBy: rec.UpdatedBy}, true
+	return BucketSummary{Bucket: bucket, Rules: st.Lookup(bucket).Live.Len(), UpdatedAt: rec.UpdatedAt, UpdatedBy: rec.UpdatedBy}, true
 }
 
 func (a *API) listBuckets(w http.ResponseWriter, st *store.Store) error {

@@ -22,7 +22,11 @@ func TestMain(m *testing.M) {
 	if *resident {
 		buildSnapshot()
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	for _, f := range cleanups {
+		f()
+	}
+	os.Exit(code)
 }
 
 type impl struct {

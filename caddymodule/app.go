@@ -25,12 +25,6 @@ func init() {
 	caddy.RegisterModule(App{})
 }
 
-// Defaults of the app's options.
-const (
-	DefaultKeyPrefix    = "s3_cors"
-	DefaultSyncInterval = 5 * time.Second
-)
-
 // initialLoadTimeout bounds the first read of the storage at start-up; a
 // storage that does not answer in time is retried by the sync loop.
 const initialLoadTimeout = 30 * time.Second
@@ -93,10 +87,10 @@ func (a *App) Provision(ctx caddy.Context) error {
 	a.upstreams = new(upstreams)
 	a.defaults = new(configDefault)
 	if a.KeyPrefix == "" {
-		a.KeyPrefix = DefaultKeyPrefix
+		a.KeyPrefix = store.DefaultPrefix
 	}
 	if a.SyncInterval == 0 {
-		a.SyncInterval = caddy.Duration(DefaultSyncInterval)
+		a.SyncInterval = caddy.Duration(store.DefaultSyncInterval)
 	}
 
 	storage := ctx.Storage()
@@ -147,10 +141,12 @@ func (a *App) Validate() error {
 }
 
 // Start loads the stored configurations (once per storage location) and
-// keeps them in sync with the storage.
+// keeps them in sync with the storage. The shared store logs to this
+// config's logger from now on.
 func (a *App) Start() error {
+	a.shared.store.SetLogger(a.logger)
 	a.shared.interval.Store(int64(a.SyncInterval))
-	a.shared.start()
+	a.shared.start(a.logger)
 	if httpApp, err := a.ctx.AppIfConfigured("http"); err == nil {
 		warnHandlersWithoutNext(httpApp.(*caddyhttp.App), a.logger)
 	}
@@ -203,8 +199,7 @@ var stores = caddy.NewUsagePool()
 // successive config loads that use the same storage location.
 type sharedStore struct {
 	store    *store.Store
-	stats    *statsTable // what the buckets' configurations decided
-	logger   *zap.Logger
+	stats    *statsTable  // what the buckets' configurations decided
 	interval atomic.Int64 // time.Duration; the latest config's sync_interval
 
 	startOnce sync.Once
@@ -218,7 +213,6 @@ func newSharedStore(storage certmagic.Storage, prefix string, logger *zap.Logger
 	return &sharedStore{
 		store:  store.New(storage, store.Options{Prefix: prefix, Logger: logger}),
 		stats:  newStatsTable(time.Now()),
-		logger: logger,
 		ready:  make(chan struct{}),
 		ctx:    ctx,
 		cancel: cancel,
@@ -226,8 +220,9 @@ func newSharedStore(storage certmagic.Storage, prefix string, logger *zap.Logger
 }
 
 // start loads the configurations and starts the sync loop, the first time
-// it is called.
-func (s *sharedStore) start() {
+// it is called. The loop reads the interval anew for every poll, so that a
+// reload can change it.
+func (s *sharedStore) start(logger *zap.Logger) {
 	s.startOnce.Do(func() {
 		loadCtx, cancel := context.WithTimeout(s.ctx, initialLoadTimeout)
 		err := s.store.Load(loadCtx)
@@ -235,34 +230,11 @@ func (s *sharedStore) start() {
 		if err != nil {
 			// Serving without the stored configurations refuses every
 			// preflight, which is safe; the sync loop keeps retrying.
-			s.logger.Error("loading bucket CORS configurations; retrying every sync interval", zap.Error(err))
+			logger.Error("loading bucket CORS configurations; retrying every sync interval", zap.Error(err))
 		}
 		close(s.ready)
-		go s.run()
+		go s.store.Run(s.ctx, func() time.Duration { return time.Duration(s.interval.Load()) })
 	})
-}
-
-// run syncs the store with the storage until the store is destructed. It
-// reads the interval anew for every poll, so that a reload can change it.
-func (s *sharedStore) run() {
-	for {
-		d := time.Duration(s.interval.Load())
-		if d <= 0 {
-			d = DefaultSyncInterval
-		}
-		t := time.NewTimer(d)
-		select {
-		case <-s.ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
-		}
-		// Sync logs and records its own failures; the last good
-		// configurations keep serving until a poll succeeds.
-		ctx, cancel := context.WithTimeout(s.ctx, store.DefaultSyncTimeout)
-		_ = s.store.Sync(ctx)
-		cancel()
-	}
 }
 
 // waitReady blocks until the first load has finished or ctx is done. Only

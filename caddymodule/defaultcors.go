@@ -152,7 +152,7 @@ func (c *configDefault) get() (*defaultCORS, string) {
 // default: its objects are the configurations, and a browser should read
 // them only if the operator gave that bucket a configuration of its own.
 func (a *App) resolve(bucket string, def *defaultCORS) (*cors.Policy, PolicySource) {
-	if p := a.shared.store.Lookup(bucket); p != nil {
+	if p := a.shared.store.Lookup(bucket).Live; p != nil {
 		return p, SourceBucket
 	}
 	if def == nil || bucket == a.configBucket {

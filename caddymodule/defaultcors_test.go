@@ -156,7 +156,7 @@ func TestResolve(t *testing.T) {
 	if err := h.app.defaults.set(d, "d.xml"); err != nil {
 		t.Fatal(err)
 	}
-	own := h.store().Lookup("bucket")
+	own := h.store().Lookup("bucket").Live
 	for _, c := range []struct {
 		bucket string
 		def    *defaultCORS

@@ -464,7 +464,7 @@ func (h *Handler) serveProxied(w http.ResponseWriter, r *http.Request, c s3.Clas
 	case s3.KindDeleteBucket:
 		h.dropDeletedBucket(r, t.Bucket)
 	case s3.KindMayDeleteBucket:
-		if h.buckets != nil && h.store().Lookup(t.Bucket) != nil {
+		if p := h.store().Lookup(t.Bucket); h.buckets != nil && (p.Live != nil || p.Candidate != nil) {
 			if exists, askErr := h.buckets.exists(r.Context(), t.Bucket); askErr == nil && !exists {
 				h.dropDeletedBucket(r, t.Bucket)
 			}
@@ -473,17 +473,27 @@ func (h *Handler) serveProxied(w http.ResponseWriter, r *http.Request, c s3.Clas
 	return err
 }
 
-// dropDeletedBucket removes the configuration of a bucket the upstream has
-// deleted.
+// dropDeletedBucket removes the configuration, and any candidate on trial,
+// of a bucket the upstream has deleted, so that a new bucket of that name
+// starts with neither.
 func (h *Handler) dropDeletedBucket(r *http.Request, bucket string) {
-	if h.store().Lookup(bucket) == nil {
+	p := h.store().Lookup(bucket)
+	if p.Live == nil && p.Candidate == nil {
 		return
 	}
 	ctx, cancel := writeContext(r)
 	defer cancel()
-	if _, err := h.store().Delete(ctx, bucket, "DeleteBucket"); err != nil {
-		h.logger.Error("removing the CORS configuration of a deleted bucket",
-			zap.String("bucket", bucket), zap.Error(err))
+	if p.Live != nil {
+		if _, err := h.store().Delete(ctx, bucket, "DeleteBucket"); err != nil {
+			h.logger.Error("removing the CORS configuration of a deleted bucket",
+				zap.String("bucket", bucket), zap.Error(err))
+		}
+	}
+	if p.Candidate != nil {
+		if _, err := h.store().Discard(ctx, bucket, "DeleteBucket"); err != nil {
+			h.logger.Error("discarding the candidate CORS configuration of a deleted bucket",
+				zap.String("bucket", bucket), zap.Error(err))
+		}
 	}
 }
 

@@ -12,15 +12,16 @@ import (
 
 	"github.com/s3cors/caddy-s3-cors/cors"
 	"github.com/s3cors/caddy-s3-cors/s3"
+	"github.com/s3cors/caddy-s3-cors/store"
 )
 
 // newBenchHandler is a provisioned handler without Caddy around it: its
 // store on a temporary file system storage holds one configuration.
 func newBenchHandler(b testing.TB) *Handler {
 	b.Helper()
-	shared := newSharedStore(&certmagic.FileStorage{Path: b.TempDir()}, DefaultKeyPrefix, zap.NewNop())
+	shared := newSharedStore(&certmagic.FileStorage{Path: b.TempDir()}, store.DefaultPrefix, zap.NewNop())
 	b.Cleanup(func() { _ = shared.Destruct() })
-	shared.start()
+	shared.start(zap.NewNop())
 	m, err := registerMetrics(nil, shared.store)
 	if err != nil {
 		b.Fatal(err)

@@ -161,7 +161,7 @@ func (a *App) importBucket(ctx context.Context, client *awss3.Client, bucket str
 		return res
 	}
 	st := a.shared.store
-	had := st.Lookup(bucket) != nil
+	had := st.Lookup(bucket).Live != nil
 	if had && !replace {
 		res.Status, res.Message = ImportSkipped, "the bucket has a CORS configuration here already"
 		return res

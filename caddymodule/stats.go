@@ -128,7 +128,7 @@ func (t *statsTable) add(sh *statsShard, bucket string, p *cors.Policy, st *stor
 	}
 	next := make(map[string]*bucketCounters, len(cur)+1)
 	for b, c := range cur {
-		if st.Lookup(b) == c.policy {
+		if st.Lookup(b).Live == c.policy {
 			next[b] = c
 		}
 	}

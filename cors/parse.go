@@ -28,6 +28,16 @@ func Parse(doc []byte) (*Configuration, error) {
 		// request body.
 		return nil, &Error{Code: CodeMaxMessageLengthExceeded, Message: msgTooBig}
 	}
+	return ParseStored(doc)
+}
+
+// ParseStored reads a document that was accepted before and kept, such as
+// the canonical form Marshal writes: it is Parse without the size limit,
+// which applies to what a client sends. The canonical form of a document
+// within the limit can exceed it (the XML declaration and namespace, and
+// escapes of the characters XML reserves), and it must read back all the
+// same.
+func ParseStored(doc []byte) (*Configuration, error) {
 	p := &parser{d: xml.NewDecoder(bytes.NewReader(bytes.TrimPrefix(doc, utf8BOM)))}
 	c, err := p.decode()
 	if err != nil {

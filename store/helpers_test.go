@@ -87,7 +87,7 @@ func mustPut(t testing.TB, s *Store, bucket, origin string) Record {
 func state(s *Store) map[string]string {
 	got := make(map[string]string)
 	for _, b := range s.Buckets() {
-		got[b] = policyDoc(s.Lookup(b))
+		got[b] = policyDoc(s.Lookup(b).Live)
 	}
 	return got
 }
@@ -305,4 +305,140 @@ func (c *fakeClock) advance(d time.Duration) {
 var (
 	_ certmagic.Storage = (*faultStorage)(nil)
 	_ certmagic.Storage = (*memStorage)(nil)
+)
+
+// condStorage is an in-memory ConditionalStorage: every write of a key
+// gives it a new version, and StoreIf refuses a stale one. Its Lock fails
+// the test, since a store on it must never take a lock.
+type condStorage struct {
+	*memStorage
+	t testing.TB
+
+	mu       sync.Mutex
+	versions map[string]uint64
+	next     uint64
+	// beforeStoreIf, when set, runs before each StoreIf, to let a test
+	// write in between a read and a conditional write.
+	beforeStoreIf func(key string)
+	conflicts     atomic.Int64
+}
+
+func newCondStorage(t testing.TB) *condStorage {
+	return &condStorage{memStorage: newMemStorage(), t: t, versions: make(map[string]uint64)}
+}
+
+func (c *condStorage) Conditional() bool { return true }
+
+func (c *condStorage) Store(ctx context.Context, key string, value []byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.next++
+	c.versions[key] = c.next
+	return c.memStorage.Store(ctx, key, value)
+}
+
+func (c *condStorage) Delete(ctx context.Context, key string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.versions, key)
+	return c.memStorage.Delete(ctx, key)
+}
+
+func (c *condStorage) LoadVersion(ctx context.Context, key string) ([]byte, string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, err := c.memStorage.Load(ctx, key)
+	if err != nil {
+		return nil, "", err
+	}
+	return v, fmt.Sprint(c.versions[key]), nil
+}
+
+func (c *condStorage) StoreIf(ctx context.Context, key string, value []byte, version string) (string, error) {
+	c.mu.Lock()
+	hook := c.beforeStoreIf
+	c.mu.Unlock()
+	if hook != nil {
+		hook(key)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cur, exists := c.versions[key]
+	if (version == "" && exists) || (version != "" && (!exists || fmt.Sprint(cur) != version)) {
+		c.conflicts.Add(1)
+		return "", fmt.Errorf("%s: %w", key, ErrConditionFailed)
+	}
+	c.next++
+	c.versions[key] = c.next
+	if err := c.memStorage.Store(ctx, key, value); err != nil {
+		return "", err
+	}
+	return fmt.Sprint(c.next), nil
+}
+
+func (c *condStorage) Lock(context.Context, string) error {
+	c.t.Error("a store on a conditional storage took a storage lock")
+	return errors.New("no locks here")
+}
+
+func (c *condStorage) Unlock(context.Context, string) error {
+	c.t.Error("a store on a conditional storage released a storage lock")
+	return nil
+}
+
+// stuckLockStorage is a file system storage whose marker lock is held by
+// someone who never lets go. It records the deadline of every Lock call.
+// With delegate, the file system storage's own Lock does the waiting (for a
+// lock file left behind); otherwise Lock blocks until its context ends, or,
+// with ignoreContext, until release is closed.
+type stuckLockStorage struct {
+	*certmagic.FileStorage
+	delegate      bool
+	ignoreContext bool
+	release       chan struct{}
+
+	mu        sync.Mutex
+	deadlines []time.Time
+	unlocks   atomic.Int64
+}
+
+func (s *stuckLockStorage) Lock(ctx context.Context, name string) error {
+	d, ok := ctx.Deadline()
+	if !ok {
+		return errors.New("Lock called without a deadline")
+	}
+	s.mu.Lock()
+	s.deadlines = append(s.deadlines, d)
+	s.mu.Unlock()
+	switch {
+	case s.delegate:
+		return s.FileStorage.Lock(ctx, name)
+	case s.ignoreContext:
+		<-s.release
+		return nil
+	}
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// takeDeadlines returns the deadlines recorded since the last call.
+func (s *stuckLockStorage) takeDeadlines() []time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.deadlines
+	s.deadlines = nil
+	return d
+}
+
+func (s *stuckLockStorage) Unlock(ctx context.Context, name string) error {
+	s.unlocks.Add(1)
+	if s.delegate {
+		return s.FileStorage.Unlock(ctx, name)
+	}
+	return nil
+}
+
+var (
+	_ ConditionalStorage = (*condStorage)(nil)
+	_ certmagic.Storage  = (*stuckLockStorage)(nil)
 )

@@ -8,18 +8,20 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"time"
 
-	"go.uber.org/zap"
+	"github.com/s3cors/caddy-s3-cors/s3"
 )
 
-// marker is the one small key every instance polls. Seq counts changes;
+// marker is the one small key every instance polls. Seq counts changes.
 // Journal holds the most recent ones, oldest first and contiguous, the last
-// one numbered Seq.
+// one numbered Seq; Segments name the keys holding the changes before them,
+// oldest first and contiguous, so that an instance that fell behind reads
+// what it missed instead of everything.
 type marker struct {
-	Format  int      `json:"format"`
-	Seq     uint64   `json:"seq"`
-	Journal []change `json:"journal"`
+	Format   int       `json:"format"`
+	Seq      uint64    `json:"seq"`
+	Journal  []change  `json:"journal"`
+	Segments []segment `json:"segments,omitempty"`
 
 	// token identifies this state of the marker: the token of its newest
 	// entry, "" when there is no marker, or a digest of unreadable
@@ -29,35 +31,70 @@ type marker struct {
 	invalid error
 }
 
-// change is one journal entry. Token is drawn afresh for every marker
-// write, so an entry that was overwritten by a concurrent writer can be
-// told apart from the one an instance saw before.
+// change is one journal entry: a change of one bucket's configuration, or
+// of its candidate with Candidate, or, with Batch, of the configurations of
+// the Count buckets listed in a batch key. Token is drawn afresh for every
+// marker write, so an entry that was overwritten by a concurrent writer can
+// be told apart from the one an instance saw before. Writer names the
+// instance that made the change, which does not need to reload it.
 type change struct {
-	Seq     uint64 `json:"seq"`
-	Token   string `json:"token"`
-	Bucket  string `json:"bucket"`
-	Deleted bool   `json:"deleted,omitempty"`
-	By      string `json:"by,omitempty"`
+	Seq       uint64 `json:"seq"`
+	Token     string `json:"token"`
+	Writer    string `json:"writer,omitempty"`
+	Bucket    string `json:"bucket,omitempty"`
+	Deleted   bool   `json:"deleted,omitempty"`
+	Candidate bool   `json:"candidate,omitempty"`
+	By        string `json:"by,omitempty"`
+	Batch     string `json:"batch,omitempty"`
+	Count     int    `json:"count,omitempty"`
+
+	// buckets are those of a batch whose key is yet to be written.
+	buckets []string
 }
 
-const markerFormat = 1
+// segment names a key holding journal entries First to Last.
+type segment struct {
+	First uint64 `json:"first"`
+	Last  uint64 `json:"last"`
+	Token string `json:"token"`
+}
 
-// markerWriteAttempts bounds how often a writer re-appends its change when
-// it finds that a concurrent writer replaced the marker without it.
-const markerWriteAttempts = 3
+func (g segment) len() uint64 { return g.Last - g.First + 1 }
 
-// markerUpdateTimeout bounds a whole marker update, which runs on even if
-// the request that caused it is gone: the record is already stored and the
-// other instances should hear of it.
-const markerUpdateTimeout = 30 * time.Second
+// markerFormat is the layout this version writes; it also reads format 1,
+// which had neither segments, writers nor batches.
+const markerFormat = 2
+
+// journalInline is the most entries the marker itself holds when the
+// journal is longer: the rest are in segments of this many entries, so
+// that the key every instance polls stays a few kilobytes.
+const journalInline = 64
+
+// maxID bounds the tokens and writer IDs a marker may carry, which become
+// parts of key names.
+const maxID = 64
+
+// validID accepts what newID draws, and other short lowercase
+// alphanumeric tokens, so that a token is always a safe key segment.
+func validID(s string) bool {
+	if s == "" || len(s) > maxID {
+		return false
+	}
+	for i := range len(s) {
+		if c := s[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'z') {
+			return false
+		}
+	}
+	return true
+}
 
 func parseMarker(data []byte) (marker, error) {
 	var m marker
 	if err := json.Unmarshal(data, &m); err != nil {
 		return marker{}, err
 	}
-	if m.Format != markerFormat {
-		return marker{}, fmt.Errorf("marker format %d is not readable by this version (it reads format %d)", m.Format, markerFormat)
+	if m.Format != 1 && m.Format != markerFormat {
+		return marker{}, fmt.Errorf("marker format %d is not readable by this version (it reads formats 1 and %d)", m.Format, markerFormat)
 	}
 	if m.Seq == 0 || len(m.Journal) == 0 {
 		return marker{}, errors.New("marker has no journal")
@@ -66,13 +103,161 @@ func parseMarker(data []byte) (marker, error) {
 	if first == 0 || first > m.Seq {
 		return marker{}, errors.New("marker journal is longer than its sequence")
 	}
-	for i, c := range m.Journal {
-		if c.Seq != first+uint64(i) || c.Token == "" || !validBucket(c.Bucket) {
-			return marker{}, fmt.Errorf("marker journal entry %d is malformed", i)
+	if err := checkJournal(m.Journal, first); err != nil {
+		return marker{}, err
+	}
+	next := first
+	for i := len(m.Segments) - 1; i >= 0; i-- {
+		g := m.Segments[i]
+		if g.Last != next-1 || g.First == 0 || g.First > g.Last || !validID(g.Token) {
+			return marker{}, fmt.Errorf("marker segment %d is malformed", i)
 		}
+		next = g.First
 	}
 	m.token = m.Journal[len(m.Journal)-1].Token
 	return m, nil
+}
+
+// checkJournal checks that entries are well formed and numbered from
+// first on.
+func checkJournal(journal []change, first uint64) error {
+	for i, c := range journal {
+		ok := c.Seq == first+uint64(i) && validID(c.Token) && (c.Writer == "" || validID(c.Writer))
+		if c.Batch == "" {
+			ok = ok && s3.ValidBucketName(c.Bucket) && c.Count == 0
+		} else {
+			ok = ok && c.Bucket == "" && validID(c.Batch) && c.Count > 0
+		}
+		if !ok {
+			return fmt.Errorf("journal entry %d is malformed", i)
+		}
+	}
+	return nil
+}
+
+// firstKnown is the oldest sequence the marker can tell about, with its
+// segments; 0 when it tells nothing.
+func (m marker) firstKnown() uint64 {
+	if len(m.Segments) > 0 {
+		return m.Segments[0].First
+	}
+	if len(m.Journal) > 0 {
+		return m.Journal[0].Seq
+	}
+	return 0
+}
+
+// catchUp says how an instance that last saw the marker state (seq, token)
+// learns what changed since: it reads segments (the first of which holds
+// seq, unless seq is 0), then takes inline, the entries of the journal
+// after seq. It returns false when the marker cannot tell: it no longer
+// reaches back that far, or the entry seen then has since been
+// overwritten, or the marker was reset or is unreadable. A seen entry
+// inside a segment is checked by readSegments.
+func (m marker) catchUp(seq uint64, token string) (segments []segment, inline []change, ok bool) {
+	if m.invalid != nil || m.Seq <= seq || len(m.Journal) == 0 {
+		return nil, nil, false
+	}
+	first := m.Journal[0].Seq
+	switch {
+	case seq == 0:
+		// The instance saw no readable marker; everything since is here if
+		// the marker reaches back to the beginning.
+		return m.Segments, m.Journal, m.firstKnown() == 1
+	case seq >= first:
+		if m.Journal[seq-first].Token != token {
+			return nil, nil, false
+		}
+		return nil, m.Journal[seq-first+1:], true
+	case seq < m.firstKnown():
+		return nil, nil, false
+	}
+	for i, g := range m.Segments {
+		if g.First <= seq && seq <= g.Last {
+			return m.Segments[i:], m.Journal, true
+		}
+	}
+	return nil, nil, false
+}
+
+// hasAll reports whether the journal holds every one of changes under its
+// token, at any position.
+func (m marker) hasAll(changes []change) bool {
+	tokens := make(map[string]bool, len(m.Journal))
+	for _, c := range m.Journal {
+		tokens[c.Token] = true
+	}
+	for _, c := range changes {
+		if !tokens[c.Token] {
+			return false
+		}
+	}
+	return true
+}
+
+// rollover is what a marker update must do besides writing the marker:
+// store a new segment before it, and afterwards delete the keys of what the
+// journal no longer reaches.
+type rollover struct {
+	added   *segment
+	entries []change // of added
+	dropped []segment
+	// droppedBatches are the batch keys of entries dropped from the
+	// journal itself, without going through a segment.
+	droppedBatches []string
+}
+
+// appended returns the marker with changes added as its next entries,
+// remembering at least size of the most recent entries (and always the new
+// ones). When size exceeds journalInline, older entries move to segments.
+func (m marker) appended(changes []change, size int) (marker, rollover) {
+	var roll rollover
+	journal := make([]change, 0, len(m.Journal)+len(changes))
+	journal = append(journal, m.Journal...)
+	seq := m.Seq
+	for _, c := range changes {
+		seq++
+		c.Seq = seq
+		journal = append(journal, c)
+	}
+	segments := m.Segments
+	if len(journal) > max(min(size, journalInline), len(changes)) {
+		if size > journalInline {
+			// The whole previous journal becomes a segment.
+			if old := journal[:len(m.Journal)]; len(old) > 0 {
+				g := segment{First: old[0].Seq, Last: old[len(old)-1].Seq, Token: newID()}
+				roll.added, roll.entries = &g, old
+				segments = append(segments[:len(segments):len(segments)], g)
+				journal = journal[len(old):]
+			}
+		} else {
+			old := journal[:len(journal)-max(size, len(changes))]
+			for _, c := range old {
+				if c.Batch != "" {
+					roll.droppedBatches = append(roll.droppedBatches, c.Batch)
+				}
+			}
+			journal = journal[len(old):]
+		}
+	}
+	if size <= journalInline {
+		roll.dropped, segments = segments, nil
+	}
+	// Drop the oldest segments the journal does not need to reach size.
+	known := uint64(len(journal))
+	for _, g := range segments {
+		known += g.len()
+	}
+	for len(segments) > 0 && known-segments[0].len() >= uint64(size) {
+		known -= segments[0].len()
+		roll.dropped = append(roll.dropped, segments[0])
+		segments = segments[1:]
+	}
+	if len(segments) == 0 {
+		segments = nil
+	}
+	next := marker{Format: markerFormat, Seq: seq, Journal: journal, Segments: segments, token: journal[len(journal)-1].Token}
+	return next, roll
 }
 
 // readMarker loads the marker. A missing marker reads as sequence 0; an
@@ -86,108 +271,19 @@ func (s *Store) readMarker(ctx context.Context) (marker, error) {
 	if err != nil {
 		return marker{}, fmt.Errorf("reading change marker %s: %w", s.markerKey, err)
 	}
+	return parseMarkerData(data), nil
+}
+
+// parseMarkerData reads stored marker content as readMarker describes;
+// nil data is a missing marker.
+func parseMarkerData(data []byte) marker {
+	if data == nil {
+		return marker{}
+	}
 	m, err := parseMarker(data)
 	if err != nil {
 		sum := sha256.Sum256(data)
-		return marker{token: "unreadable-" + hex.EncodeToString(sum[:8]), invalid: err}, nil
+		return marker{token: "unreadable-" + hex.EncodeToString(sum[:8]), invalid: err}
 	}
-	return m, nil
-}
-
-// since returns the changes after the marker state (seq, token) an instance
-// saw last, and false when the journal cannot tell: it no longer reaches
-// back that far, or the entry seen then has since been overwritten, or the
-// marker was reset or is unreadable.
-func (m marker) since(seq uint64, token string) ([]change, bool) {
-	if m.invalid != nil || m.Seq <= seq || len(m.Journal) == 0 {
-		return nil, false
-	}
-	first := m.Journal[0].Seq
-	if seq == 0 {
-		// The instance saw no readable marker; everything since is in
-		// the journal if the journal starts at the beginning.
-		return m.Journal, first == 1
-	}
-	if seq < first {
-		return nil, false
-	}
-	if m.Journal[seq-first].Token != token {
-		return nil, false
-	}
-	return m.Journal[seq-first+1:], true
-}
-
-func (m marker) has(c change) bool {
-	if len(m.Journal) == 0 || c.Seq < m.Journal[0].Seq || c.Seq > m.Seq {
-		return false
-	}
-	return m.Journal[c.Seq-m.Journal[0].Seq].Token == c.Token
-}
-
-// appended returns the marker with c added as its next entry, keeping at
-// most size entries.
-func (m marker) appended(c change, size int) marker {
-	c.Seq = m.Seq + 1
-	journal := make([]change, 0, min(len(m.Journal)+1, size))
-	if keep := size - 1; len(m.Journal) > keep {
-		journal = append(journal, m.Journal[len(m.Journal)-keep:]...)
-	} else {
-		journal = append(journal, m.Journal...)
-	}
-	journal = append(journal, c)
-	return marker{Format: markerFormat, Seq: c.Seq, Journal: journal, token: c.Token}
-}
-
-// publish appends a change of bucket to the marker so other instances
-// reload it. Locking is a best effort; after writing, the marker is read
-// back and the change appended again if a concurrent writer replaced it.
-func (s *Store) publish(ctx context.Context, bucket string, deleted bool, by string) error {
-	s.markerMu.Lock()
-	defer s.markerMu.Unlock()
-
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), markerUpdateTimeout)
-	defer cancel()
-	if s.lockMarker(ctx) {
-		defer func() {
-			if err := s.storage.Unlock(ctx, s.lockName); err != nil {
-				s.log.Warn("releasing change-marker lock", zap.String("lock", s.lockName), zap.Error(err))
-			}
-		}()
-	}
-
-	for range markerWriteAttempts {
-		m, err := s.readMarker(ctx)
-		if err != nil {
-			return err
-		}
-		next := m.appended(change{Token: newID(), Bucket: bucket, Deleted: deleted, By: by}, s.opts.JournalSize)
-		data, err := json.Marshal(next)
-		if err != nil {
-			return err
-		}
-		if err := s.storage.Store(ctx, s.markerKey, data); err != nil {
-			return fmt.Errorf("writing change marker %s: %w", s.markerKey, err)
-		}
-		check, err := s.readMarker(ctx)
-		if err != nil {
-			return err
-		}
-		if check.has(next.Journal[len(next.Journal)-1]) {
-			return nil
-		}
-	}
-	return fmt.Errorf("change marker %s kept being replaced by concurrent writers; other instances will see the change of bucket %q at their next full reconciliation", s.markerKey, bucket)
-}
-
-// lockMarker takes the storage lock around a marker update, waiting at most
-// LockTimeout. Failing to get it is not fatal: the read-back in publish and
-// the periodic full reconciliation keep instances converging.
-func (s *Store) lockMarker(ctx context.Context) bool {
-	lctx, cancel := context.WithTimeout(ctx, s.opts.LockTimeout)
-	defer cancel()
-	if err := s.storage.Lock(lctx, s.lockName); err != nil {
-		s.log.Debug("updating change marker without lock", zap.String("lock", s.lockName), zap.Error(err))
-		return false
-	}
-	return true
+	return m
 }

@@ -8,10 +8,14 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/s3cors/caddy-s3-cors/s3"
 )
 
-// Record is one bucket's stored CORS configuration. It is kept in storage as
-// JSON under <prefix>/buckets/<bucket>.json.
+// Record is one version of a bucket's stored CORS configuration. It is kept
+// in storage as JSON: under <prefix>/buckets/<bucket>.json for the version
+// in force, <prefix>/candidates/<bucket>.json for a candidate on trial, and
+// in the bucket's history for earlier versions.
 type Record struct {
 	// Bucket is the bucket the configuration belongs to.
 	Bucket string `json:"bucket"`
@@ -63,45 +67,24 @@ func decodeRecord(bucket string, data []byte) (Record, error) {
 	return sr.Record, nil
 }
 
-// ErrInvalidBucket is wrapped by the errors of Put and Delete for a bucket
-// name that cannot be a storage key segment.
+// ErrInvalidBucket is wrapped by the errors of Put and Delete for a name
+// that S3 would refuse as a bucket name (s3.ValidBucketName), which also
+// keeps every bucket a safe storage key segment.
 var ErrInvalidBucket = errors.New("invalid bucket name")
 
 func invalidBucket(name string) error {
-	return fmt.Errorf("%w %q: use 1 to 255 lowercase letters, digits, '.' and '-', starting and ending with a letter or digit", ErrInvalidBucket, name)
-}
-
-// validBucket accepts S3 bucket names, which are [a-z0-9.-], within S3's
-// legacy length limit. Names that begin or end with '.' or '-' are refused
-// so that "." and ".." can never become a key segment.
-func validBucket(name string) bool {
-	if len(name) == 0 || len(name) > 255 {
-		return false
-	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		switch {
-		case 'a' <= c && c <= 'z', '0' <= c && c <= '9':
-		case c == '.' || c == '-':
-			if i == 0 || i == len(name)-1 {
-				return false
-			}
-		default:
-			return false
-		}
-	}
-	return true
+	return fmt.Errorf("%w %q: S3 bucket names are 3 to 63 lowercase letters, digits, '.' and '-', starting and ending with a letter or digit", ErrInvalidBucket, name)
 }
 
 func (s *Store) recordKey(bucket string) string {
 	return s.bucketsDir + "/" + bucket + ".json"
 }
 
-// bucketOfKey returns the bucket a listed key holds the record of. Temporary
-// files of atomic writers, subdirectories and other foreign keys give false;
-// foreign reports whether the key is worth a warning.
-func (s *Store) bucketOfKey(key string) (bucket string, ok, foreign bool) {
-	name, found := strings.CutPrefix(key, s.bucketsDir+"/")
+// bucketOfKey returns the bucket a key listed under dir holds the record
+// of. Temporary files of atomic writers, subdirectories and other foreign
+// keys give false; foreign reports whether the key is worth a warning.
+func bucketOfKey(dir, key string) (bucket string, ok, foreign bool) {
+	name, found := strings.CutPrefix(key, dir+"/")
 	if !found || name == "" || strings.Contains(name, "/") {
 		return "", false, true
 	}
@@ -111,7 +94,7 @@ func (s *Store) bucketOfKey(key string) (bucket string, ok, foreign bool) {
 		// by digits in the same directory, which a List may catch.
 		return "", false, strings.Trim(name, "0123456789") != ""
 	}
-	if !validBucket(bucket) {
+	if !s3.ValidBucketName(bucket) {
 		return "", false, true
 	}
 	return bucket, true, false

@@ -1,40 +1,95 @@
 // Package store keeps every bucket's CORS configuration in Caddy's storage
-// and serves the compiled policies from memory. Request handlers read one
-// immutable snapshot without locks; writes are durable before they return;
-// and Caddy instances that share a storage converge by polling one small
-// change marker.
+// and serves the compiled policies from memory. Request handlers look
+// buckets up without locks or allocations; writes are durable before they
+// return; and Caddy instances that share a storage converge by polling one
+// small change marker.
 //
 // # Layout in storage
 //
 // Under the key prefix (default "s3_cors"):
 //
-//	s3_cors/buckets/<bucket>.json   one Record per configured bucket (JSON)
-//	s3_cors/marker.json             the change marker: a sequence number and
-//	                                a bounded journal of recent changes
+//	s3_cors/buckets/<bucket>.json        one Record per configured bucket
+//	s3_cors/candidates/<bucket>.json     the Record of a candidate on trial
+//	s3_cors/history/<bucket>/<time>-<version>.json
+//	                                     an earlier version of the bucket's
+//	                                     Record, or its deletion; the newest
+//	                                     HistorySize are kept; <time> is when
+//	                                     the version was written, in Unix
+//	                                     nanoseconds (20 digits, so names sort
+//	                                     by age)
+//	s3_cors/marker.json                  the change marker: a sequence number,
+//	                                     the most recent changes (the journal)
+//	                                     and the segments holding older ones
+//	s3_cors/journal/<first>-<token>.json a segment: up to 64 older journal
+//	                                     entries, from sequence <first> on
+//	s3_cors/batches/<id>.json            the buckets of one PutMany, which one
+//	                                     journal entry stands for
 //
-// Both are plain JSON, readable with `caddy storage export`.
+// All are plain JSON, readable with `caddy storage export`. Segment and
+// batch keys are written once, before the marker names them, and deleted
+// when the journal no longer reaches them.
+//
+// # History and trials
+//
+// Every write of a configuration (Put, PutMany, Rollback, Promote) and every
+// Delete first stores the record it replaces in the bucket's history, then
+// writes; a Delete also records the deletion itself. On a ConditionalStorage
+// the write is conditional on the record kept, and retried if another
+// writer got in between, so the history holds every version; elsewhere two
+// concurrent writers may both keep the same one and lose the other from
+// the history (never from storage). History, GetVersion and Rollback read
+// storage, so they show every instance's changes at once; a rollback is a
+// Put of the old document.
+//
+// A candidate (Try) is stored and announced exactly like a configuration,
+// with journal entries marked as the candidate's, and served next to the
+// live configuration by Lookup, for report-only trials; Promote is a Put
+// of its document followed by its removal, Discard its removal.
 //
 // # How instances agree
 //
 // Storage is the only source of truth. A write stores the bucket's record
-// first, then appends (sequence, bucket) to the marker's journal. Every
-// instance polls the marker alone; when its sequence moved, the instance
-// reloads just the buckets the journal names. When the journal no longer
-// reaches back to what the instance last saw, or shows that an entry it saw
-// was overwritten, and in any case every Options.FullSyncInterval, the
-// instance lists and reloads everything. Storage locks are used only as a
-// best effort around the marker's read-modify-write, so a lost marker update
-// (a backend whose Lock is a no-op) delays convergence to the next full
-// reconciliation but cannot prevent it. Modification times are never
+// first, then appends an entry (sequence, token, writer, bucket) to the
+// marker's journal. Every instance polls the marker alone, so a poll when
+// nothing changed costs one small read. When the sequence moved, the
+// instance reads the journal entries since the one it saw last (in the
+// marker, and in the segments when it fell further behind), skips its own
+// changes, which it has already applied, and reloads just the buckets the
+// others name: reads in proportion to the changes, never to the number of
+// buckets. Only when the journal cannot tell (it no longer reaches back to
+// what the instance saw, Options.JournalSize changes ago, or shows that an
+// entry the instance saw was overwritten, or a segment is lost), and every
+// Options.FullSyncInterval on storages without conditional writes, does
+// the instance list and reload everything. Modification times are never
 // consulted.
+//
+// Writers update the marker in one of two ways. On a ConditionalStorage
+// (S3 conditional writes) the update is a compare-and-swap, retried when
+// another writer got there first: no lock is taken and no update is lost.
+// On any other storage it is a read-modify-write under the storage lock,
+// which a writer tries for at most Options.LockTimeout before going ahead
+// without it (so the lock of a crashed instance never holds a write up),
+// then checks by reading the marker back. A marker update lost there (two
+// writers without the lock, a backend whose Lock is a no-op) delays
+// convergence to the next full reconciliation but cannot prevent it.
+// Concurrent writes of one instance, and all the buckets of one PutMany,
+// share one marker update; one that fails is retried with the next update
+// or the next Sync.
+//
+// # Memory
+//
+// An instance keeps, per bucket, the compiled policy and packed metadata in
+// a hash table that readers use without locks and a write changes in one
+// slot, so a write costs the same however many buckets there are. It keeps
+// no document text: GetBucketCors renders the canonical document from the
+// policy, which keeps every value verbatim. Buckets with the same document
+// share one policy, found by a digest of the canonical text.
 package store
 
 import (
 	"context"
 	"encoding/json"
 	"hash/maphash"
-	"maps"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -42,19 +97,18 @@ import (
 
 	"github.com/caddyserver/certmagic"
 	"go.uber.org/zap"
-
-	"github.com/s3cors/caddy-s3-cors/cors"
 )
 
 // Defaults used when the corresponding Options field is zero.
 const (
 	DefaultPrefix           = "s3_cors"
-	DefaultSyncInterval     = 10 * time.Second
+	DefaultSyncInterval     = 5 * time.Second
 	DefaultFullSyncInterval = 5 * time.Minute
-	DefaultJournalSize      = 128
-	DefaultLockTimeout      = 5 * time.Second
+	DefaultJournalSize      = 4096
+	DefaultLockTimeout      = 250 * time.Millisecond
 	DefaultSyncTimeout      = 2 * time.Minute
 	DefaultLoadConcurrency  = 8
+	DefaultWriteConcurrency = 16
 )
 
 // Options tune a Store. The zero value is usable.
@@ -64,22 +118,29 @@ type Options struct {
 	Prefix string
 
 	// Logger receives an info line per configuration change and warnings
-	// about skipped records and failed syncs. Default: no logging.
+	// about skipped records and failed syncs. SetLogger replaces it.
+	// Default: no logging.
 	Logger *zap.Logger
 
 	// FullSyncInterval is how often Sync lists and reloads every record
 	// even when the change marker says nothing changed. It bounds how long
 	// a lost marker update (or a record edited behind the store's back)
-	// can stay unnoticed. Default: 5m.
+	// can stay unnoticed. A negative value means never. Default: 5m on a
+	// storage without conditional writes; never on a ConditionalStorage,
+	// where no marker update can be lost.
 	FullSyncInterval time.Duration
 
-	// JournalSize is how many recent changes the marker remembers. An
-	// instance that missed this many changes or more since its last poll
-	// does a full reconciliation instead. Default: 128.
+	// JournalSize is how many recent changes the change journal remembers,
+	// in the marker and the segments it names. An instance that missed
+	// this many changes or more since its last poll (a batch of PutMany
+	// counts as one) does a full reconciliation instead. Default: 4096.
 	JournalSize int
 
 	// LockTimeout bounds the wait for the storage lock around a marker
-	// update; when it expires the update goes ahead unlocked. Default: 5s.
+	// update, on a storage without conditional writes; when it expires the
+	// update goes ahead unlocked, so that a lock left by a crashed instance
+	// delays a write by at most this much. A ConditionalStorage takes no
+	// lock. Default: 250ms.
 	LockTimeout time.Duration
 
 	// SyncTimeout bounds each poll made by Run. Default: 2m.
@@ -89,6 +150,10 @@ type Options struct {
 	// once, which matters for storages with per-request latency.
 	// Default: 8.
 	LoadConcurrency int
+
+	// WriteConcurrency is how many records PutMany stores at once.
+	// Default: 16.
+	WriteConcurrency int
 }
 
 // Stats describes the state of a Store, for metrics and the admin API.
@@ -96,10 +161,13 @@ type Stats struct {
 	// Buckets is the number of buckets with a configuration in the
 	// current snapshot.
 	Buckets int `json:"buckets"`
+	// Candidates is the number of buckets with a candidate configuration
+	// on trial.
+	Candidates int `json:"candidates"`
 	// Policies is the number of distinct compiled policies; buckets with
 	// identical documents share one.
 	Policies int `json:"policies"`
-	// Generation increases with every snapshot swap.
+	// Generation increases with every change of what the store serves.
 	Generation uint64 `json:"generation"`
 	// Loaded reports whether a full load has succeeded yet.
 	Loaded bool `json:"loaded"`
@@ -147,28 +215,46 @@ func (st Stats) MarshalJSON() ([]byte, error) {
 type Store struct {
 	storage certmagic.Storage
 	opts    Options
-	log     *zap.Logger
+	log     atomic.Pointer[zap.Logger]
 	now     func() time.Time
 
-	bucketsDir string
-	markerKey  string
-	lockName   string
+	// id names this instance in the journal entries of its changes, so
+	// that it does not reload them.
+	id string
 
-	snap atomic.Pointer[snapshot]
+	bucketsDir    string
+	candidatesDir string
+	historyDir    string
+	journalDir    string
+	batchesDir    string
+	markerKey     string
+	lockName      string
 
-	// mu guards building and swapping snapshots, the policy cache and the
+	// buckets holds every bucket's entry; gen counts its changes, live and
+	// candidates the buckets with a configuration and with a candidate.
+	buckets    table
+	gen        atomic.Uint64
+	live       atomic.Int64
+	candidates atomic.Int64
+
+	// mu serializes changes of buckets, and guards the policy cache and the
 	// set of buckets written locally since the running sync began.
 	mu       sync.Mutex
-	policies map[string]*sharedPolicy
-	dirty    map[string]struct{}
+	policies policyCache
+	dirty    map[dirtyKey]struct{}
 
 	// bucketLocks order a bucket's storage write and snapshot update within
 	// this instance, so the snapshot ends with the write storage kept.
 	bucketLocks [64]sync.Mutex
 	hashSeed    maphash.Seed
 
-	// markerMu serializes this instance's own marker updates.
-	markerMu sync.Mutex
+	// markerMu serializes this instance's own marker updates; pending
+	// queues the changes waiting for the next one, and unannounced holds
+	// those whose update failed.
+	markerMu    sync.Mutex
+	pendingMu   sync.Mutex
+	pending     []*publication
+	unannounced []change
 
 	// syncMu serializes Load and Sync; it guards the fields below.
 	syncMu    sync.Mutex
@@ -183,25 +269,6 @@ type Store struct {
 	stats   Stats
 }
 
-// snapshot is an immutable view of every bucket's configuration.
-type snapshot struct {
-	entries map[string]*entry
-	gen     uint64
-}
-
-type entry struct {
-	rec    Record
-	policy *cors.Policy
-}
-
-// sharedPolicy is one compiled policy and the number of snapshot entries
-// using it, so identical documents are compiled and held once.
-type sharedPolicy struct {
-	doc    string
-	policy *cors.Policy
-	refs   int
-}
-
 // New returns a Store keeping its data in storage, which must not be nil.
 // It does no I/O: call Load before serving, then Run (or Sync) to follow
 // other instances' changes.
@@ -212,9 +279,6 @@ func New(storage certmagic.Storage, opts Options) *Store {
 	}
 	if opts.Logger == nil {
 		opts.Logger = zap.NewNop()
-	}
-	if opts.FullSyncInterval <= 0 {
-		opts.FullSyncInterval = DefaultFullSyncInterval
 	}
 	if opts.JournalSize <= 0 {
 		opts.JournalSize = DefaultJournalSize
@@ -228,83 +292,60 @@ func New(storage certmagic.Storage, opts Options) *Store {
 	if opts.LoadConcurrency <= 0 {
 		opts.LoadConcurrency = DefaultLoadConcurrency
 	}
-	s := &Store{
-		storage:    storage,
-		opts:       opts,
-		log:        opts.Logger,
-		now:        time.Now,
-		bucketsDir: opts.Prefix + "/buckets",
-		markerKey:  opts.Prefix + "/marker.json",
-		lockName:   opts.Prefix + "/marker",
-		policies:   make(map[string]*sharedPolicy),
-		dirty:      make(map[string]struct{}),
-		hashSeed:   maphash.MakeSeed(),
+	if opts.WriteConcurrency <= 0 {
+		opts.WriteConcurrency = DefaultWriteConcurrency
 	}
-	s.snap.Store(&snapshot{entries: map[string]*entry{}})
+	s := &Store{
+		storage:       storage,
+		opts:          opts,
+		now:           time.Now,
+		id:            newID()[:16],
+		bucketsDir:    opts.Prefix + "/buckets",
+		candidatesDir: opts.Prefix + "/candidates",
+		historyDir:    opts.Prefix + "/history",
+		journalDir:    opts.Prefix + "/journal",
+		batchesDir:    opts.Prefix + "/batches",
+		markerKey:     opts.Prefix + "/marker.json",
+		lockName:      opts.Prefix + "/marker",
+		policies:      newPolicyCache(),
+		dirty:         make(map[dirtyKey]struct{}),
+		hashSeed:      maphash.MakeSeed(),
+	}
+	s.log.Store(opts.Logger)
 	return s
 }
 
-// Lookup returns the compiled policy of bucket, or nil when the bucket has
-// no CORS configuration. It takes no lock and allocates nothing.
-func (s *Store) Lookup(bucket string) *cors.Policy {
-	e := s.snap.Load().entries[bucket]
-	if e == nil {
-		return nil
+// SetLogger makes l the logger of the store from now on; nil stops logging.
+// A store that outlives a configuration reload takes the new
+// configuration's logger this way. It is safe to call at any time.
+func (s *Store) SetLogger(l *zap.Logger) {
+	if l == nil {
+		l = zap.NewNop()
 	}
-	return e.policy
+	s.log.Store(l)
 }
 
-// Get returns the stored record of bucket, as GetBucketCors and the admin
-// API show it.
-func (s *Store) Get(bucket string) (Record, bool) {
-	e := s.snap.Load().entries[bucket]
-	if e == nil {
-		return Record{}, false
-	}
-	return e.rec, true
-}
+// logger is the store's current logger.
+func (s *Store) logger() *zap.Logger { return s.log.Load() }
 
-// Buckets returns the names of all configured buckets, sorted.
-func (s *Store) Buckets() []string {
-	entries := s.snap.Load().entries
-	if len(entries) == 0 {
-		return nil
-	}
-	names := make([]string, 0, len(entries))
-	for name := range entries {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	return names
-}
-
-// Stats returns a consistent copy of the store's counters.
-func (s *Store) Stats() Stats {
-	snap := s.snap.Load()
-	s.mu.Lock()
-	policies := len(s.policies)
-	s.mu.Unlock()
-	s.statsMu.Lock()
-	st := s.stats
-	s.statsMu.Unlock()
-	st.Buckets = len(snap.entries)
-	st.Policies = policies
-	st.Generation = snap.gen
-	return st
-}
-
-// Run syncs every interval (DefaultSyncInterval if not positive) until ctx
-// is done. Failures are recorded in Stats and logged by Sync; the last good
-// snapshot keeps serving and the next poll retries.
-func (s *Store) Run(ctx context.Context, interval time.Duration) {
-	if interval <= 0 {
-		interval = DefaultSyncInterval
-	}
-	t := time.NewTicker(interval)
-	defer t.Stop()
+// Run polls storage with Sync until ctx is done, waiting interval()
+// between polls. interval is called before every wait, so a caller can
+// change the interval while Run runs; a nil interval, or one that returns a
+// duration that is not positive, means DefaultSyncInterval. Each poll is
+// bounded by Options.SyncTimeout. Failures are recorded in Stats and logged
+// by Sync; the last good snapshot keeps serving and the next poll retries.
+func (s *Store) Run(ctx context.Context, interval func() time.Duration) {
 	for {
+		d := DefaultSyncInterval
+		if interval != nil {
+			if v := interval(); v > 0 {
+				d = v
+			}
+		}
+		t := time.NewTimer(d)
 		select {
 		case <-ctx.Done():
+			t.Stop()
 			return
 		case <-t.C:
 		}
@@ -312,85 +353,4 @@ func (s *Store) Run(ctx context.Context, interval time.Duration) {
 		_ = s.Sync(pctx)
 		cancel()
 	}
-}
-
-// lockBucket serializes this instance's writes to one bucket.
-func (s *Store) lockBucket(bucket string) func() {
-	m := &s.bucketLocks[maphash.String(s.hashSeed, bucket)%uint64(len(s.bucketLocks))]
-	m.Lock()
-	return m.Unlock
-}
-
-// cachedPolicy returns the shared compiled policy of doc, if one is in use.
-func (s *Store) cachedPolicy(doc string) (string, *cors.Policy) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sp := s.policies[doc]
-	if sp == nil {
-		return "", nil
-	}
-	return sp.doc, sp.policy
-}
-
-// newEntryLocked builds a snapshot entry, sharing the compiled policy and
-// document text with other buckets that have the same document. s.mu must
-// be held; the entry holds a reference released by releaseLocked.
-func (s *Store) newEntryLocked(rec Record, p *cors.Policy) *entry {
-	sp := s.policies[rec.Document]
-	if sp == nil {
-		sp = &sharedPolicy{doc: rec.Document, policy: p}
-		s.policies[rec.Document] = sp
-	}
-	sp.refs++
-	rec.Document = sp.doc
-	return &entry{rec: rec, policy: sp.policy}
-}
-
-func (s *Store) releaseLocked(e *entry) {
-	sp := s.policies[e.rec.Document]
-	if sp == nil {
-		return
-	}
-	sp.refs--
-	if sp.refs <= 0 {
-		delete(s.policies, e.rec.Document)
-	}
-}
-
-// swapLocked publishes entries as the new snapshot. s.mu must be held.
-func (s *Store) swapLocked(entries map[string]*entry) {
-	s.snap.Store(&snapshot{entries: entries, gen: s.snap.Load().gen + 1})
-}
-
-// install makes rec bucket's configuration in this instance's snapshot
-// and returns it as stored (sharing the document text with equal ones).
-func (s *Store) install(rec Record, p *cors.Policy) Record {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	cur := s.snap.Load().entries
-	next := maps.Clone(cur)
-	e := s.newEntryLocked(rec, p)
-	if old := cur[rec.Bucket]; old != nil {
-		s.releaseLocked(old)
-	}
-	next[rec.Bucket] = e
-	s.dirty[rec.Bucket] = struct{}{}
-	s.swapLocked(next)
-	return e.rec
-}
-
-// uninstall removes bucket from this instance's snapshot.
-func (s *Store) uninstall(bucket string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.dirty[bucket] = struct{}{}
-	cur := s.snap.Load().entries
-	old := cur[bucket]
-	if old == nil {
-		return
-	}
-	next := maps.Clone(cur)
-	delete(next, bucket)
-	s.releaseLocked(old)
-	s.swapLocked(next)
 }

@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -24,7 +27,7 @@ func TestPutGetLookupDelete(t *testing.T) {
 	s := newTestStore(t, fsys, Options{})
 	mustLoad(t, s)
 
-	if p := s.Lookup("photos"); p != nil {
+	if p := s.Lookup("photos").Live; p != nil {
 		t.Fatalf("Lookup on an empty store = %v, want nil", p)
 	}
 	before := time.Now().UTC()
@@ -36,7 +39,7 @@ func TestPutGetLookupDelete(t *testing.T) {
 	if rec.UpdatedAt.Before(before.Add(-time.Second)) || rec.UpdatedAt.Location() != time.UTC {
 		t.Fatalf("UpdatedAt = %v, want about now in UTC", rec.UpdatedAt)
 	}
-	if got := policyDoc(s.Lookup("photos")); got != want {
+	if got := policyDoc(s.Lookup("photos").Live); got != want {
 		t.Fatalf("Lookup after Put = %q, want %q", got, want)
 	}
 	got, ok := s.Get("photos")
@@ -58,7 +61,7 @@ func TestPutGetLookupDelete(t *testing.T) {
 	if rec2.Version == rec.Version {
 		t.Fatalf("overwrite kept version %q", rec.Version)
 	}
-	if got := policyDoc(s.Lookup("photos")); got != canonical(t, "https://other.example.com") {
+	if got := policyDoc(s.Lookup("photos").Live); got != canonical(t, "https://other.example.com") {
 		t.Fatalf("Lookup after overwrite = %q", got)
 	}
 	mustPut(t, s, "assets", "https://app.example.com")
@@ -70,7 +73,7 @@ func TestPutGetLookupDelete(t *testing.T) {
 	if err != nil || !existed {
 		t.Fatalf("Delete = %v, %v; want true, nil", existed, err)
 	}
-	if p := s.Lookup("photos"); p != nil {
+	if p := s.Lookup("photos").Live; p != nil {
 		t.Fatalf("Lookup after Delete = %q", policyDoc(p))
 	}
 	if _, ok := s.Get("photos"); ok {
@@ -88,15 +91,19 @@ func TestPutGetLookupDelete(t *testing.T) {
 	}
 }
 
+// TestBucketNames checks that the store takes the names S3 takes, and only
+// those (s3.ValidBucketName is the one validator).
 func TestBucketNames(t *testing.T) {
 	tests := []struct {
 		name  string
 		valid bool
 	}{
 		{"photos", true},
-		{"a", true},
+		{"abc", true},
 		{"my-bucket.example.com", true},
 		{"123", true},
+		{"ab", false},
+		{"a", false},
 		{"", false},
 		{".", false},
 		{"..", false},
@@ -104,22 +111,22 @@ func TestBucketNames(t *testing.T) {
 		{"trailing-", false},
 		{"trailing.", false},
 		{"-leading", false},
+		{"two..dots", false},
+		{"192.168.1.1", false},
+		{"xn--bucket", false},
 		{"Upper", false},
 		{"under_score", false},
 		{"a/b", false},
 		{"../../etc", false},
 		{"sp ace", false},
 		{"ünïcode", false},
-		{string(make([]byte, 256)), false},
+		{strings.Repeat("a", 64), false},
 	}
 	ctx := context.Background()
 	s := newTestStore(t, fileStorage(t), Options{})
 	cfg := corsConfig(t, "https://app.example.com")
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := validBucket(tt.name); got != tt.valid {
-				t.Fatalf("validBucket(%q) = %v, want %v", tt.name, got, tt.valid)
-			}
 			_, err := s.Put(ctx, tt.name, cfg, "admin")
 			if tt.valid != (err == nil) {
 				t.Fatalf("Put(%q) error = %v, want valid=%v", tt.name, err, tt.valid)
@@ -128,8 +135,8 @@ func TestBucketNames(t *testing.T) {
 				t.Fatalf("Put(%q) error %v does not wrap ErrInvalidBucket", tt.name, err)
 			}
 			_, err = s.Delete(ctx, tt.name, "admin")
-			if !tt.valid && !errors.Is(err, ErrInvalidBucket) {
-				t.Fatalf("Delete(%q) error = %v, want ErrInvalidBucket", tt.name, err)
+			if tt.valid != (err == nil) || (!tt.valid && !errors.Is(err, ErrInvalidBucket)) {
+				t.Fatalf("Delete(%q) error = %v, want valid=%v", tt.name, err, tt.valid)
 			}
 		})
 	}
@@ -160,13 +167,13 @@ func TestRestartSeesEverything(t *testing.T) {
 	s := newTestStore(t, fsys, Options{})
 	mustLoad(t, s)
 	recs := map[string]Record{}
-	for _, b := range []string{"a1", "b2", "c3"} {
+	for _, b := range []string{"aa1", "bb2", "ccc3"} {
 		recs[b] = mustPut(t, s, b, "https://"+b+".example.com")
 	}
-	if _, err := s.Delete(context.Background(), "b2", "admin"); err != nil {
+	if _, err := s.Delete(context.Background(), "bb2", "admin"); err != nil {
 		t.Fatal(err)
 	}
-	delete(recs, "b2")
+	delete(recs, "bb2")
 
 	restarted := newTestStore(t, fsys, Options{})
 	mustLoad(t, restarted)
@@ -190,7 +197,7 @@ func TestSharedPolicies(t *testing.T) {
 	fsys := fileStorage(t)
 	s := newTestStore(t, fsys, Options{})
 	mustLoad(t, s)
-	buckets := []string{"b0", "b1", "b2", "b3", "b4"}
+	buckets := []string{"bb0", "bb1", "bb2", "bb3", "bb4"}
 	for _, b := range buckets {
 		mustPut(t, s, b, "https://shared.example.com")
 	}
@@ -201,9 +208,9 @@ func TestSharedPolicies(t *testing.T) {
 		}
 	}
 	check(s, 1)
-	first := s.Lookup("b0")
+	first := s.Lookup("bb0").Live
 	for _, b := range buckets {
-		if s.Lookup(b) != first {
+		if s.Lookup(b).Live != first {
 			t.Fatalf("bucket %s has its own copy of a shared policy", b)
 		}
 	}
@@ -212,22 +219,22 @@ func TestSharedPolicies(t *testing.T) {
 	mustLoad(t, loaded)
 	check(loaded, 1)
 	for _, b := range buckets {
-		if loaded.Lookup(b) != loaded.Lookup("b0") {
+		if loaded.Lookup(b).Live != loaded.Lookup("bb0").Live {
 			t.Fatalf("after Load, bucket %s has its own copy of a shared policy", b)
 		}
 	}
 
-	mustPut(t, s, "b1", "https://own.example.com")
+	mustPut(t, s, "bb1", "https://own.example.com")
 	check(s, 2)
-	for _, b := range []string{"b0", "b2", "b3", "b4"} {
+	for _, b := range []string{"bb0", "bb2", "bb3", "bb4"} {
 		if _, err := s.Delete(ctx, b, "admin"); err != nil {
 			t.Fatal(err)
 		}
 	}
 	check(s, 1)
-	mustPut(t, s, "b1", "https://shared.example.com")
+	mustPut(t, s, "bb1", "https://shared.example.com")
 	check(s, 1)
-	if _, err := s.Delete(ctx, "b1", "admin"); err != nil {
+	if _, err := s.Delete(ctx, "bb1", "admin"); err != nil {
 		t.Fatal(err)
 	}
 	check(s, 0)
@@ -237,7 +244,7 @@ func TestLookupAllocatesNothing(t *testing.T) {
 	s := newTestStore(t, fileStorage(t), Options{})
 	mustPut(t, s, "photos", "https://app.example.com")
 	for _, bucket := range []string{"photos", "missing"} {
-		if n := testing.AllocsPerRun(1000, func() { _ = s.Lookup(bucket) }); n != 0 {
+		if n := testing.AllocsPerRun(1000, func() { _ = s.Lookup(bucket).Live }); n != 0 {
 			t.Errorf("Lookup(%q) allocates %v times", bucket, n)
 		}
 	}
@@ -269,7 +276,7 @@ func TestLookupsDuringWrites(t *testing.T) {
 						return
 					default:
 					}
-					doc := policyDoc(s.Lookup("photos"))
+					doc := policyDoc(s.Lookup("photos").Live)
 					if !allowed[doc] {
 						errs <- doc
 						return
@@ -339,7 +346,7 @@ func TestUnusableRecordsAreSkipped(t *testing.T) {
 			if tt.file == "broken.json" {
 				// The instance that knew the bucket's good configuration
 				// keeps serving it.
-				if got := policyDoc(follower.Lookup("broken")); got != canonical(t, "https://last-good.example.com") {
+				if got := policyDoc(follower.Lookup("broken").Live); got != canonical(t, "https://last-good.example.com") {
 					t.Fatalf("follower serves broken = %q, want its last good configuration", got)
 				}
 			}
@@ -353,7 +360,7 @@ func TestUnusableRecordsAreSkipped(t *testing.T) {
 			if got := fresh.Buckets(); !slices.Equal(got, []string{"photos"}) {
 				t.Fatalf("a fresh instance serves %v, want only photos", got)
 			}
-			if got := policyDoc(fresh.Lookup("photos")); got != canonical(t, "https://app.example.com") {
+			if got := policyDoc(fresh.Lookup("photos").Live); got != canonical(t, "https://app.example.com") {
 				t.Fatalf("photos = %q", got)
 			}
 			if got := fresh.Stats().SkippedKeys; got != tt.warnings {
@@ -374,18 +381,18 @@ func TestCorruptRecordKeepsLastGoodPolicy(t *testing.T) {
 	mustPut(t, writer, "photos", "https://newer.example.com")
 	writeFile(t, filepath.Join(fsys.Path, "s3_cors", "buckets", "photos.json"), `{"format":1,"bucket":"photos","document":"<oops"}`)
 	mustSync(t, follower)
-	if got := policyDoc(follower.Lookup("photos")); got != canonical(t, "https://good.example.com") {
+	if got := policyDoc(follower.Lookup("photos").Live); got != canonical(t, "https://good.example.com") {
 		t.Fatalf("after a corrupt record arrived by the journal, photos = %q", got)
 	}
 	mustLoad(t, follower)
-	if got := policyDoc(follower.Lookup("photos")); got != canonical(t, "https://good.example.com") {
+	if got := policyDoc(follower.Lookup("photos").Live); got != canonical(t, "https://good.example.com") {
 		t.Fatalf("after a full load with a corrupt record, photos = %q", got)
 	}
 
 	// Fixing the record is picked up.
 	mustPut(t, writer, "photos", "https://fixed.example.com")
 	mustSync(t, follower)
-	if got := policyDoc(follower.Lookup("photos")); got != canonical(t, "https://fixed.example.com") {
+	if got := policyDoc(follower.Lookup("photos").Live); got != canonical(t, "https://fixed.example.com") {
 		t.Fatalf("after the fix, photos = %q", got)
 	}
 }
@@ -427,5 +434,111 @@ func writeFile(t testing.TB, name, content string) {
 	}
 	if err := os.WriteFile(name, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestSetLogger checks that a store kept across a reload logs to the logger
+// it was given last.
+func TestSetLogger(t *testing.T) {
+	firstCore, first := observer.New(zapcore.InfoLevel)
+	s := newTestStore(t, fileStorage(t), Options{Logger: zap.New(firstCore)})
+	mustPut(t, s, "photos", "https://one.example.com")
+	secondCore, second := observer.New(zapcore.InfoLevel)
+	s.SetLogger(zap.New(secondCore))
+	mustPut(t, s, "assets", "https://two.example.com")
+
+	for _, c := range []struct {
+		logs   *observer.ObservedLogs
+		bucket string
+	}{{first, "photos"}, {second, "assets"}} {
+		stored := c.logs.FilterMessage("CORS configuration stored").All()
+		if len(stored) != 1 || stored[0].ContextMap()["bucket"] != c.bucket {
+			t.Errorf("logger got %v, want only the change of %s", stored, c.bucket)
+		}
+	}
+	s.SetLogger(nil) // stops logging without panicking
+	mustPut(t, s, "videos", "https://three.example.com")
+	if n := second.FilterMessage("CORS configuration stored").Len(); n != 1 {
+		t.Errorf("after SetLogger(nil) the previous logger got %d lines, want 1", n)
+	}
+}
+
+// TestCanonicalFormLargerThanTheLimit stores a document within S3's 64 KB
+// whose canonical form is larger (plain quotes become &#34;): it is stored,
+// and it loads back on other instances, by a full load and by a sync.
+func TestCanonicalFormLargerThanTheLimit(t *testing.T) {
+	var doc strings.Builder
+	doc.WriteString(`<CORSConfiguration>`)
+	for i := range cors.MaxRules {
+		fmt.Fprintf(&doc, `<CORSRule><ID>%s%03d</ID><AllowedMethod>GET</AllowedMethod><AllowedOrigin>https://"%d".example.com</AllowedOrigin></CORSRule>`,
+			strings.Repeat(`"'`, 120), i, i)
+	}
+	doc.WriteString(`</CORSConfiguration>`)
+	cfg, err := cors.Parse([]byte(doc.String()))
+	if err != nil {
+		t.Fatalf("the client's document (%d bytes) is refused: %v", doc.Len(), err)
+	}
+	want := string(cfg.Marshal())
+	if doc.Len() > cors.MaxDocumentSize || len(want) <= cors.MaxDocumentSize {
+		t.Fatalf("test document is %d bytes, canonical form %d: want the first within %d and the second over it", doc.Len(), len(want), cors.MaxDocumentSize)
+	}
+
+	fsys := fileStorage(t)
+	follower := newTestStore(t, fsys, Options{})
+	mustLoad(t, follower)
+	s := newTestStore(t, fsys, Options{})
+	rec, err := s.Put(context.Background(), "photos", cfg, "AKIDTEST")
+	if err != nil {
+		t.Fatalf("Put: %v", err)
+	}
+	if rec.Document != want {
+		t.Fatal("Put returned another document than the canonical form")
+	}
+	fresh := newTestStore(t, fsys, Options{})
+	mustLoad(t, fresh)
+	mustSync(t, follower)
+	for name, other := range map[string]*Store{"writer": s, "fresh instance": fresh, "follower": follower} {
+		got, ok := other.Get("photos")
+		if !ok || got.Document != want || got.Version != rec.Version {
+			t.Fatalf("%s: Get = %d bytes, version %q, %v; want the stored record", name, len(got.Document), got.Version, ok)
+		}
+		d := other.Lookup("photos").Live.Preflight(cors.Request{Origin: `https://"99".example.com`, Method: http.MethodOptions, RequestMethod: "GET", HasRequestMethod: true})
+		if !d.Allowed() || d.Rule() != 99 {
+			t.Fatalf("%s: preflight from the last rule's origin = %v (rule %d)", name, d.Outcome(), d.Rule())
+		}
+	}
+}
+
+// TestGetRendersTheStoredDocument checks that the document Get renders
+// from the compiled policy (the store keeps no text) is the canonical form
+// of what was put, for documents that use every element.
+func TestGetRendersTheStoredDocument(t *testing.T) {
+	docs := []string{
+		`<CORSConfiguration><CORSRule><ID>all &amp; "more" &lt;x&gt;</ID><AllowedHeader>*</AllowedHeader><AllowedHeader>X-Amz-*</AllowedHeader>` +
+			`<AllowedHeader>content-type</AllowedHeader><AllowedMethod>PUT</AllowedMethod><AllowedMethod>GET</AllowedMethod><AllowedMethod>GET</AllowedMethod>` +
+			`<AllowedOrigin>https://*.example.com</AllowedOrigin><AllowedOrigin>http://localhost:*</AllowedOrigin>` +
+			`<ExposeHeader>ETag</ExposeHeader><ExposeHeader>x-amz-checksum-crc32</ExposeHeader><MaxAgeSeconds>-5</MaxAgeSeconds></CORSRule>` +
+			`<CORSRule><AllowedMethod>DELETE</AllowedMethod><AllowedOrigin>*</AllowedOrigin><MaxAgeSeconds>0</MaxAgeSeconds></CORSRule>` +
+			`<CORSRule><AllowedMethod>HEAD</AllowedMethod><AllowedMethod>POST</AllowedMethod><AllowedOrigin>https://a.example.com</AllowedOrigin></CORSRule></CORSConfiguration>`,
+		corsDoc("https://app.example.com"),
+	}
+	fsys := fileStorage(t)
+	s := newTestStore(t, fsys, Options{})
+	for i, doc := range docs {
+		cfg, err := cors.Parse([]byte(doc))
+		if err != nil {
+			t.Fatalf("document %d: %v", i, err)
+		}
+		bucket := fmt.Sprintf("bucket-%d", i)
+		if _, err := s.Put(context.Background(), bucket, cfg, "AKIDTEST"); err != nil {
+			t.Fatal(err)
+		}
+		fresh := newTestStore(t, fsys, Options{})
+		mustLoad(t, fresh)
+		for name, st := range map[string]*Store{"writer": s, "fresh instance": fresh} {
+			if rec, _ := st.Get(bucket); rec.Document != string(cfg.Marshal()) {
+				t.Errorf("%s: document %d renders as\n%s\nwant\n%s", name, i, rec.Document, cfg.Marshal())
+			}
+		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -129,7 +130,7 @@ func TestConcurrentPutsToOneBucket(t *testing.T) {
 		if !ok || !rec.same(stored) {
 			t.Errorf("instance %d has %+v, storage has %+v", i, rec, stored)
 		}
-		if got := policyDoc(s.Lookup("photos")); got != stored.Document {
+		if got := policyDoc(s.Lookup("photos").Live); got != stored.Document {
 			t.Errorf("instance %d serves %q, storage has %q", i, got, stored.Document)
 		}
 	}
@@ -150,7 +151,7 @@ func TestConcurrentPutsToOneBucket(t *testing.T) {
 func TestSyncIsCheapWhenNothingChanged(t *testing.T) {
 	fsys := fileStorage(t)
 	writer := newTestStore(t, fsys, Options{})
-	for _, b := range []string{"a1", "a2", "a3", "a4"} {
+	for _, b := range []string{"aa1", "aa2", "aa3", "aa4"} {
 		mustPut(t, writer, b, "https://app.example.com")
 	}
 	counted := newFaultStorage(fsys)
@@ -165,13 +166,13 @@ func TestSyncIsCheapWhenNothingChanged(t *testing.T) {
 		t.Fatalf("two idle polls made %d loads and %d lists, want 2 and 0", loads, lists)
 	}
 
-	mustPut(t, writer, "a2", "https://changed.example.com")
+	mustPut(t, writer, "aa2", "https://changed.example.com")
 	counted.loads.Store(0)
 	mustSync(t, s)
 	if loads, lists := counted.loads.Load(), counted.lists.Load(); loads != 2 || lists != 0 {
 		t.Fatalf("a poll after one change made %d loads and %d lists, want 2 (marker, record) and 0", loads, lists)
 	}
-	if got := policyDoc(s.Lookup("a2")); got != canonical(t, "https://changed.example.com") {
+	if got := policyDoc(s.Lookup("aa2").Live); got != canonical(t, "https://changed.example.com") {
 		t.Fatalf("a2 = %q", got)
 	}
 }
@@ -195,7 +196,7 @@ func TestStorageFailureKeepsServing(t *testing.T) {
 	if err := s.Load(context.Background()); !errors.Is(err, errInjected) {
 		t.Fatalf("Load with failing storage = %v, want the storage error", err)
 	}
-	if got := policyDoc(s.Lookup("photos")); got != canonical(t, "https://old.example.com") {
+	if got := policyDoc(s.Lookup("photos").Live); got != canonical(t, "https://old.example.com") {
 		t.Fatalf("while storage fails, photos = %q, want the last good configuration", got)
 	}
 	st := s.Stats()
@@ -214,7 +215,7 @@ func TestStorageFailureKeepsServing(t *testing.T) {
 	if _, err := s.Delete(context.Background(), "photos", "admin"); !errors.Is(err, errInjected) {
 		t.Fatalf("Delete with failing storage = %v", err)
 	}
-	if got := policyDoc(s.Lookup("photos")); got != canonical(t, "https://old.example.com") {
+	if got := policyDoc(s.Lookup("photos").Live); got != canonical(t, "https://old.example.com") {
 		t.Fatalf("after failed writes, photos = %q", got)
 	}
 
@@ -242,12 +243,12 @@ func TestFirstLoadFailureIsRetriedBySync(t *testing.T) {
 	if err := s.Load(context.Background()); err == nil {
 		t.Fatal("Load with failing storage succeeded")
 	}
-	if s.Lookup("photos") != nil || s.Stats().Loaded {
+	if s.Lookup("photos").Live != nil || s.Stats().Loaded {
 		t.Fatal("a failed first load left something behind")
 	}
 	faulty.failing.Store(false)
 	mustSync(t, s)
-	if got := policyDoc(s.Lookup("photos")); got != canonical(t, "https://app.example.com") {
+	if got := policyDoc(s.Lookup("photos").Live); got != canonical(t, "https://app.example.com") {
 		t.Fatalf("after the retry, photos = %q", got)
 	}
 	if st := s.Stats(); !st.Loaded || st.FullSyncs != 2 {
@@ -275,7 +276,7 @@ func TestJournalOverflowConverges(t *testing.T) {
 			mustPut(t, writer, "seed", "https://seed.example.com")
 			mustLoad(t, s)
 			for i := range tt.writes {
-				b := fmt.Sprintf("b%d", i%7)
+				b := fmt.Sprintf("bkt%d", i%7)
 				if i%5 == 4 {
 					if _, err := writer.Delete(context.Background(), "seed", "admin"); err != nil {
 						t.Fatal(err)
@@ -354,7 +355,7 @@ func TestOverwrittenChangeIsAppendedAgain(t *testing.T) {
 			}
 			prev := journalOf(1, 1)
 			prev.Journal[0] = m.Journal[0]
-			data, err := json.Marshal(prev.appended(change{Token: "concurrent", Bucket: "videos"}, 8))
+			data, err := json.Marshal(appendedTo(prev, []change{{Token: "concurrent", Bucket: "videos"}}))
 			if err != nil {
 				t.Error(err)
 				return
@@ -368,7 +369,7 @@ func TestOverwrittenChangeIsAppendedAgain(t *testing.T) {
 	racy.afterStore(nil)
 
 	mustSync(t, s)
-	if got := policyDoc(s.Lookup("assets")); got != canonical(t, "https://app.example.com") {
+	if got := policyDoc(s.Lookup("assets").Live); got != canonical(t, "https://app.example.com") {
 		t.Fatalf("the follower missed the change whose marker entry was overwritten: assets = %q", got)
 	}
 	if st := s.Stats(); st.FullSyncs != 1 || st.MarkerSequence != 3 {
@@ -385,18 +386,18 @@ func TestOverwrittenMarkerIsNoticed(t *testing.T) {
 		wantFull bool
 	}{
 		{"next entry appended", func(m marker) marker {
-			return m.appended(change{Token: "t-next", Bucket: "assets"}, 8)
+			return appendedTo(m, []change{{Token: "tnext", Bucket: "assets"}})
 		}, false},
 		{"seen entry overwritten by a concurrent writer", func(m marker) marker {
-			m.Journal[len(m.Journal)-1].Token = "t-other"
-			return m.appended(change{Token: "t-next", Bucket: "assets"}, 8)
+			m.Journal[len(m.Journal)-1].Token = "tother"
+			return appendedTo(m, []change{{Token: "tnext", Bucket: "assets"}})
 		}, true},
 		{"same sequence, different token", func(m marker) marker {
-			m.Journal[len(m.Journal)-1].Token = "t-other"
+			m.Journal[len(m.Journal)-1].Token = "tother"
 			return m
 		}, true},
 		{"sequence went back", func(marker) marker {
-			return marker{}.appended(change{Token: "t-new", Bucket: "assets"}, 8)
+			return appendedTo(marker{}, []change{{Token: "tnew", Bucket: "assets"}})
 		}, true},
 	}
 	for _, tt := range tests {
@@ -424,7 +425,7 @@ func TestOverwrittenMarkerIsNoticed(t *testing.T) {
 			if got := s.Stats().FullSyncs; (got == 2) != tt.wantFull {
 				t.Fatalf("FullSyncs = %d, want full=%v", got, tt.wantFull)
 			}
-			if got := policyDoc(s.Lookup("assets")); got != canonical(t, "https://assets.example.com") {
+			if got := policyDoc(s.Lookup("assets").Live); got != canonical(t, "https://assets.example.com") {
 				t.Fatalf("assets = %q", got)
 			}
 		})
@@ -443,7 +444,7 @@ func TestUnreadableMarker(t *testing.T) {
 	writeFile(t, filepath.Join(fsys.Path, "s3_cors", "buckets", "assets.json"),
 		`{"format":1,"bucket":"assets","document":`+jsonString(canonical(t, "https://assets.example.com"))+`,"version":"v"}`)
 	mustSync(t, s)
-	if st := s.Stats(); st.FullSyncs != 2 || s.Lookup("assets") == nil {
+	if st := s.Stats(); st.FullSyncs != 2 || s.Lookup("assets").Live == nil {
 		t.Fatalf("a broken marker did not cause a full reconciliation: %+v", st)
 	}
 	mustSync(t, s)
@@ -454,8 +455,8 @@ func TestUnreadableMarker(t *testing.T) {
 	// The next write starts the marker afresh, and polls follow it again.
 	mustPut(t, writer, "videos", "https://app.example.com")
 	mustSync(t, s)
-	if st := s.Stats(); st.FullSyncs != 2 || s.Lookup("videos") == nil {
-		t.Fatalf("after the marker was rewritten: %+v, videos=%v", st, s.Lookup("videos"))
+	if st := s.Stats(); st.FullSyncs != 2 || s.Lookup("videos").Live == nil {
+		t.Fatalf("after the marker was rewritten: %+v, videos=%v", st, s.Lookup("videos").Live)
 	}
 }
 
@@ -501,7 +502,7 @@ func TestSyncDoesNotUndoLocalWrite(t *testing.T) {
 			if err := <-done; err != nil {
 				t.Fatal(err)
 			}
-			if got := policyDoc(s.Lookup("photos")); got != want {
+			if got := policyDoc(s.Lookup("photos").Live); got != want {
 				t.Fatalf("after the sync, photos = %q, want the local write %q", got, want)
 			}
 			mustSync(t, s)
@@ -513,6 +514,9 @@ func TestSyncDoesNotUndoLocalWrite(t *testing.T) {
 	}
 }
 
+// TestRunFollowsChanges runs the poll loop: it picks up another instance's
+// change, asks for the interval before every wait (so a reload can change
+// it), and stops with its context.
 func TestRunFollowsChanges(t *testing.T) {
 	fsys := fileStorage(t)
 	writer := newTestStore(t, fsys, Options{})
@@ -520,14 +524,18 @@ func TestRunFollowsChanges(t *testing.T) {
 	mustLoad(t, s)
 	ctx, cancel := context.WithCancel(context.Background())
 	stopped := make(chan struct{})
+	var asked atomic.Int64
 	go func() {
-		s.Run(ctx, 10*time.Millisecond)
+		s.Run(ctx, func() time.Duration {
+			asked.Add(1)
+			return 10 * time.Millisecond
+		})
 		close(stopped)
 	}()
 	mustPut(t, writer, "photos", "https://app.example.com")
 	// Liveness only: give up after a generous bound instead of hanging.
 	deadline := time.Now().Add(20 * time.Second)
-	for s.Lookup("photos") == nil {
+	for s.Lookup("photos").Live == nil {
 		if time.Now().After(deadline) {
 			t.Fatal("Run never picked up the change")
 		}
@@ -535,4 +543,131 @@ func TestRunFollowsChanges(t *testing.T) {
 	}
 	cancel()
 	<-stopped
+	polls := int64(s.Stats().Syncs) - 1 // the first one was Load
+	if polls < 1 || asked.Load() < polls+1 {
+		t.Fatalf("Run made %d polls and asked for the interval %d times; want it asked before every wait", polls, asked.Load())
+	}
+}
+
+// TestBurstCostsReadsInProportion makes a burst of changes far larger than
+// the marker's own journal between two polls, among many more configured
+// buckets: the follower reads the marker, the journal segments and the
+// changed records, nothing else; the writer reads no record at all.
+func TestBurstCostsReadsInProportion(t *testing.T) {
+	const existing, burst = 1000, 300
+	fsys := fileStorage(t)
+	writer := newTestStore(t, fsys, Options{})
+	if _, err := writer.PutMany(context.Background(), items(t, existing), "seed", nil); err != nil {
+		t.Fatal(err)
+	}
+	counted := newFaultStorage(fsys)
+	follower := newTestStore(t, counted, Options{})
+	mustLoad(t, follower)
+	mustSync(t, writer)
+
+	for i := range burst {
+		bucket := fmt.Sprintf("bucket-%04d", i*3) // 300 of the existing buckets
+		mustPut(t, writer, bucket, fmt.Sprintf("https://burst-%d.example.com", i))
+	}
+	m, err := writer.readMarker(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	segments := int64(len(m.Segments))
+	if segments < burst/journalInline {
+		t.Fatalf("the marker names %d segments after %d changes, want the journal to have rolled over", segments, burst)
+	}
+
+	counted.loads.Store(0)
+	counted.lists.Store(0)
+	mustSync(t, follower)
+	if loads, lists := counted.loads.Load(), counted.lists.Load(); loads != 1+segments+burst || lists != 0 {
+		t.Fatalf("the follower's poll made %d loads and %d lists; want %d (marker, %d segments, %d records) and none", loads, lists, 1+segments+burst, segments, burst)
+	}
+	if st := follower.Stats(); st.FullSyncs != 1 {
+		t.Fatalf("the follower reconciled in full: %+v", st)
+	}
+	if got, want := stateString(state(follower)), stateString(state(writer)); got != want {
+		t.Fatal("follower and writer disagree after the burst")
+	}
+
+	own := newFaultStorage(fsys)
+	writer.storage = own
+	mustSync(t, writer)
+	if loads, lists := own.loads.Load(), own.lists.Load(); loads != 1+segments || lists != 0 {
+		t.Fatalf("the writer's poll made %d loads and %d lists; want %d (marker, segments) and no record", loads, lists, 1+segments)
+	}
+}
+
+// TestLostJournalSegment deletes a segment the follower needs: it falls
+// back to a full reconciliation and converges.
+func TestLostJournalSegment(t *testing.T) {
+	fsys := fileStorage(t)
+	writer := newTestStore(t, fsys, Options{})
+	follower := newTestStore(t, fsys, Options{})
+	mustPut(t, writer, "seed-bucket", "https://seed.example.com")
+	mustLoad(t, follower)
+	for i := range 2 * journalInline {
+		mustPut(t, writer, fmt.Sprintf("bucket-%04d", i), "https://app.example.com")
+	}
+	m, err := writer.readMarker(context.Background())
+	if err != nil || len(m.Segments) == 0 {
+		t.Fatalf("marker %+v, %v: want segments", m, err)
+	}
+	if err := fsys.Delete(context.Background(), writer.segmentKey(m.Segments[0])); err != nil {
+		t.Fatal(err)
+	}
+	mustSync(t, follower)
+	if st := follower.Stats(); st.FullSyncs != 2 {
+		t.Fatalf("FullSyncs = %d, want a full reconciliation for the lost segment", st.FullSyncs)
+	}
+	if got, want := stateString(state(follower)), stateString(state(writer)); got != want {
+		t.Fatal("follower and writer disagree")
+	}
+}
+
+// TestJournalKeysArePruned writes far more changes than the journal
+// remembers: segments and batch keys it no longer reaches are deleted.
+func TestJournalKeysArePruned(t *testing.T) {
+	fsys := fileStorage(t)
+	s := newTestStore(t, fsys, Options{JournalSize: 3 * journalInline})
+	for round := range 8 {
+		if _, err := s.PutMany(context.Background(), items(t, batchInline+1), "importer", nil); err != nil {
+			t.Fatal(err)
+		}
+		for i := range journalInline {
+			mustPut(t, s, fmt.Sprintf("bucket-%d-%d", round, i), "https://app.example.com")
+		}
+	}
+	m, err := s.readMarker(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	segs, _ := fsys.List(ctx, s.journalDir, false)
+	batches, _ := fsys.List(ctx, s.batchesDir, false)
+	var referenced int
+	for _, c := range m.Journal {
+		if c.Batch != "" {
+			referenced++
+		}
+	}
+	for _, g := range m.Segments {
+		data, err := fsys.Load(ctx, s.segmentKey(g))
+		if err != nil {
+			t.Fatalf("a segment the marker names is gone: %v", err)
+		}
+		j, err := parseJournal(data, g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range j {
+			if c.Batch != "" {
+				referenced++
+			}
+		}
+	}
+	if len(segs) != len(m.Segments) || len(batches) != referenced {
+		t.Fatalf("storage keeps %d segments and %d batches; the journal reaches %d and %d", len(segs), len(batches), len(m.Segments), referenced)
+	}
 }

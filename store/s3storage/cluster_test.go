@@ -75,7 +75,7 @@ func TestStoresConverge(t *testing.T) {
 				}
 				syncAll(t, stores[1:])
 				for i, st := range stores {
-					if got, ok := st.Get("photos"); !ok || got.Version != rec.Version || st.Lookup("photos") == nil {
+					if got, ok := st.Get("photos"); !ok || got.Version != rec.Version || st.Lookup("photos").Live == nil {
 						t.Errorf("instance %d serves %+v (found %v), want version %s", i, got, ok, rec.Version)
 					}
 				}
@@ -84,7 +84,7 @@ func TestStoresConverge(t *testing.T) {
 				}
 				syncAll(t, stores[:2])
 				for i, st := range stores {
-					if st.Lookup("photos") != nil {
+					if st.Lookup("photos").Live != nil {
 						t.Errorf("instance %d still serves the deleted configuration", i)
 					}
 				}
@@ -157,7 +157,7 @@ func TestStoresOutlastOutage(t *testing.T) {
 		t.Fatal("Sync with the store down succeeded")
 	}
 	for i, st := range stores {
-		if got, ok := st.Get("photos"); !ok || got.Version != before.Version || st.Lookup("photos") == nil {
+		if got, ok := st.Get("photos"); !ok || got.Version != before.Version || st.Lookup("photos").Live == nil {
 			t.Errorf("instance %d with the store down serves %+v (found %v), want its last good configuration", i, got, ok)
 		}
 	}
