@@ -222,12 +222,12 @@ func (s *Store) GetVersion(ctx context.Context, bucket, version string) (Record,
 // of its document: the version it replaces goes into the history, and the
 // restored one is a new version. With version "" it restores the previous
 // configuration: the newest earlier version that is not a deletion and
-// differs from the one in force. It returns the new record. by is as for
-// Put.
-func (s *Store) Rollback(ctx context.Context, bucket, version, by string) (Record, error) {
+// differs from the one in force. It returns the new record and the version
+// it restored. by is as for Put.
+func (s *Store) Rollback(ctx context.Context, bucket, version, by string) (Record, Version, error) {
 	vs, err := s.versions(ctx, bucket)
 	if err != nil {
-		return Record{}, err
+		return Record{}, Version{}, err
 	}
 	var current string
 	if len(vs) > 0 && vs[0].current {
@@ -241,7 +241,7 @@ func (s *Store) Rollback(ctx context.Context, bucket, version, by string) (Recor
 		}
 		if version != "" && v.rec.Version == version {
 			if v.deleted {
-				return Record{}, fmt.Errorf("version %s of bucket %q is the deletion of its configuration; delete it instead: %w", version, bucket, ErrNoSuchVersion)
+				return Record{}, Version{}, fmt.Errorf("version %s of bucket %q is the deletion of its configuration; delete it instead: %w", version, bucket, ErrNoSuchVersion)
 			}
 			target = &vs[i]
 			break
@@ -249,21 +249,22 @@ func (s *Store) Rollback(ctx context.Context, bucket, version, by string) (Recor
 	}
 	if target == nil {
 		if version == "" {
-			return Record{}, fmt.Errorf("bucket %q has no earlier configuration to roll back to: %w", bucket, ErrNoSuchVersion)
+			return Record{}, Version{}, fmt.Errorf("bucket %q has no earlier configuration to roll back to: %w", bucket, ErrNoSuchVersion)
 		}
-		return Record{}, fmt.Errorf("bucket %q, version %s: %w", bucket, version, ErrNoSuchVersion)
+		return Record{}, Version{}, fmt.Errorf("bucket %q, version %s: %w", bucket, version, ErrNoSuchVersion)
 	}
 	cfg, err := cors.ParseStored([]byte(target.rec.Document))
 	if err != nil {
-		return Record{}, fmt.Errorf("version %s of bucket %q is not a valid configuration: %w", target.rec.Version, bucket, err)
+		return Record{}, Version{}, fmt.Errorf("version %s of bucket %q is not a valid configuration: %w", target.rec.Version, bucket, err)
 	}
 	rec, err := s.Put(ctx, bucket, cfg, by)
 	if err != nil {
-		return Record{}, err
+		return Record{}, Version{}, err
 	}
 	s.logger().Info("CORS configuration rolled back",
 		zap.String("bucket", bucket), zap.String("to", target.rec.Version), zap.String("version", rec.Version), zap.String("by", by))
-	return rec, nil
+	restored := Version{Version: target.rec.Version, UpdatedAt: target.rec.UpdatedAt, UpdatedBy: target.rec.UpdatedBy, Rules: len(cfg.Rules)}
+	return rec, restored, nil
 }
 
 // replaceRecord stores data as bucket's record, first keeping the record it

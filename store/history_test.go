@@ -120,9 +120,18 @@ func TestHistory(t *testing.T) {
 
 	// The default rollback target is the newest configuration before the
 	// current one, skipping the deletion.
-	rec, err := a.Rollback(ctx, "photos", "", "carol")
+	var bobsTwo string
+	for v, o := range versions {
+		if o == two {
+			bobsTwo = v
+		}
+	}
+	rec, restored, err := a.Rollback(ctx, "photos", "", "carol")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if restored.Version != bobsTwo || restored.UpdatedBy != "bob" || restored.Rules != 1 || restored.UpdatedAt.IsZero() || restored.Current {
+		t.Errorf("the rollback says it restored %+v, want bob's version %s", restored, bobsTwo)
 	}
 	versions[rec.Version] = two
 	mustSync(t, b)
@@ -135,9 +144,12 @@ func TestHistory(t *testing.T) {
 			first = v
 		}
 	}
-	rec, err = b.Rollback(ctx, "photos", first, "dave")
+	rec, restored, err = b.Rollback(ctx, "photos", first, "dave")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if restored.Version != first || restored.UpdatedBy != "alice" {
+		t.Errorf("the rollback to %s says it restored %+v", first, restored)
 	}
 	versions[rec.Version] = one
 	checkHistory(t, a, "photos", []versionWant{
@@ -147,14 +159,14 @@ func TestHistory(t *testing.T) {
 	got, _ := a.History(ctx, "photos")
 	deletion := got[3].Version
 	for _, v := range []string{deletion, "nosuchversion"} {
-		if _, err := a.Rollback(ctx, "photos", v, "eve"); !errors.Is(err, ErrNoSuchVersion) {
+		if _, _, err := a.Rollback(ctx, "photos", v, "eve"); !errors.Is(err, ErrNoSuchVersion) {
 			t.Fatalf("Rollback(%s) = %v, want ErrNoSuchVersion", v, err)
 		}
 		if _, err := a.GetVersion(ctx, "photos", v); !errors.Is(err, ErrNoSuchVersion) {
 			t.Fatalf("GetVersion(%s) = %v, want ErrNoSuchVersion", v, err)
 		}
 	}
-	if _, err := a.Rollback(ctx, "ab", "", "eve"); !errors.Is(err, ErrInvalidBucket) {
+	if _, _, err := a.Rollback(ctx, "ab", "", "eve"); !errors.Is(err, ErrInvalidBucket) {
 		t.Fatalf("Rollback of an invalid bucket name = %v", err)
 	}
 }
@@ -162,7 +174,7 @@ func TestHistory(t *testing.T) {
 func TestRollbackWithoutEarlierVersion(t *testing.T) {
 	ctx := context.Background()
 	s := newTestStore(t, fileStorage(t), Options{})
-	if _, err := s.Rollback(ctx, "photos", "", "admin"); !errors.Is(err, ErrNoSuchVersion) {
+	if _, _, err := s.Rollback(ctx, "photos", "", "admin"); !errors.Is(err, ErrNoSuchVersion) {
 		t.Fatalf("Rollback of a bucket without configuration = %v", err)
 	}
 	if h, err := s.History(ctx, "photos"); err != nil || len(h) != 0 {
@@ -170,12 +182,12 @@ func TestRollbackWithoutEarlierVersion(t *testing.T) {
 	}
 	mustPut(t, s, "photos", "https://app.example.com")
 	mustPut(t, s, "photos", "https://app.example.com") // the same document again
-	if _, err := s.Rollback(ctx, "photos", "", "admin"); err != nil {
+	if _, _, err := s.Rollback(ctx, "photos", "", "admin"); err != nil {
 		t.Fatalf("Rollback to the same document written earlier: %v", err)
 	}
 	s2 := newTestStore(t, fileStorage(t), Options{})
 	mustPut(t, s2, "photos", "https://app.example.com")
-	if _, err := s2.Rollback(ctx, "photos", "", "admin"); !errors.Is(err, ErrNoSuchVersion) {
+	if _, _, err := s2.Rollback(ctx, "photos", "", "admin"); !errors.Is(err, ErrNoSuchVersion) {
 		t.Fatalf("Rollback with only the current version = %v", err)
 	}
 }
@@ -216,7 +228,7 @@ func TestHandWrittenVersionInHistory(t *testing.T) {
 	if err != nil || rec.UpdatedBy != "operator" || rec.Document != corsDoc("https://hand.example.com") {
 		t.Fatalf("GetVersion = %+v, %v", rec, err)
 	}
-	if _, err := s.Rollback(context.Background(), "photos", "Hand/Made 1", "admin"); err != nil {
+	if _, _, err := s.Rollback(context.Background(), "photos", "Hand/Made 1", "admin"); err != nil {
 		t.Fatal(err)
 	}
 	if got := policyDoc(s.Lookup("photos").Live); got != canonical(t, "https://hand.example.com") {
