@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"strings"
 	"time"
@@ -44,14 +45,23 @@ const maxRequestBody = cors.MaxDocumentSize
 //	GET    /s3_cors/stats/{bucket}    how often each rule decided, and why requests were
 //	                                  refused, on this instance (JSON: caddymodule.DecisionStats)
 //	POST   /s3_cors/import            copy configurations here (JSON: ImportRequest in,
-//	                                  caddymodule.ImportReport out)
+//	                                  caddymodule.ImportReport out), or store those of an
+//	                                  import file (Content-Type application/x-ndjson: ImportLine
+//	                                  lines in, at most 10,000 lines and 16 MiB; query
+//	                                  replace, skip_bucket_check; caddymodule.ImportReport out)
+//	GET    /s3_cors/history/{bucket}  the bucket's versions, newest first (JSON: History)
+//	GET    /s3_cors/history/{bucket}/{version}
+//	                                  the CORSConfiguration (XML) of one of them
+//	POST   /s3_cors/rollback/{bucket} restore an earlier version (JSON: RollbackRequest, or
+//	                                  nothing for the previous one, in; RollbackResult out)
 //	POST   /s3_cors/sync              read changes from the storage now
 //
 // Bucket names follow S3's naming rules; another name is refused with 400.
-// A PUT is refused, as PutBucketCors would refuse it, when the s3_cors
-// handlers have an upstream and none of them has the bucket (404
-// NoSuchBucket), or when they cannot tell (503 ServiceUnavailable; nothing
-// is changed and the call may be retried). A DELETE does not ask the
+// A PUT or a rollback is refused, as PutBucketCors would refuse it, when
+// the s3_cors handlers have an upstream and none of them has the bucket
+// (404 NoSuchBucket), or when they cannot tell (503 ServiceUnavailable;
+// nothing is changed and the call may be retried); an import from a file
+// reports such buckets as failed, unless skip_bucket_check is set. A DELETE does not ask the
 // upstreams, so that the configuration of a bucket that is gone can be
 // removed. Errors are Caddy's admin errors, {"error": "..."}, whose text
 // carries S3's code and message where the ?cors API would send one.
@@ -105,7 +115,14 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request) error {
 		if r.Method != http.MethodPost {
 			return methodNotAllowed(r.Method, "POST")
 		}
+		if mediaType(r) == ndjsonType {
+			return a.importFile(w, r, app)
+		}
 		return a.importConfigurations(w, r, app)
+	case strings.HasPrefix(path, "history/"):
+		return a.history(w, r, app)
+	case strings.HasPrefix(path, "rollback/"):
+		return a.rollback(w, r, app)
 	case path == "sync":
 		if r.Method != http.MethodPost {
 			return methodNotAllowed(r.Method, "POST")
@@ -236,12 +253,28 @@ func storeError(bucket string, err error) error {
 // decodeRequest reads the JSON body of the route named what into v,
 // refusing fields v does not have.
 func decodeRequest(r *http.Request, v any, what string) error {
+	return decodeJSON(r, v, what, false)
+}
+
+// decodeOptionalRequest is decodeRequest for a route whose body may be
+// empty, which leaves v as it is.
+func decodeOptionalRequest(r *http.Request, v any, what string) error {
+	return decodeJSON(r, v, what, true)
+}
+
+func decodeJSON(r *http.Request, v any, what string, optional bool) error {
 	dec := json.NewDecoder(io.LimitReader(r.Body, maxRequestBody))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	if err := dec.Decode(v); err != nil && (!optional || !errors.Is(err, io.EOF)) {
 		return apiError(http.StatusBadRequest, fmt.Errorf("decoding the %s request: %w", what, err))
 	}
 	return nil
+}
+
+// mediaType is the request's Content-Type without its parameters.
+func mediaType(r *http.Request) string {
+	t, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return t
 }
 
 func writeJSON(w http.ResponseWriter, v any) error {

@@ -113,6 +113,12 @@ var client = &http.Client{Timeout: 10 * time.Second}
 // body and the Content-Type.
 func call(t *testing.T, method, path, body string) (int, string, string) {
 	t.Helper()
+	return callWithType(t, method, path, "", body)
+}
+
+// callWithType is call with a Content-Type for the request.
+func callWithType(t *testing.T, method, path, contentType, body string) (int, string, string) {
+	t.Helper()
 	var (
 		res *http.Response
 		err error
@@ -124,6 +130,9 @@ func call(t *testing.T, method, path, body string) (int, string, string) {
 		req, err = http.NewRequest(method, "http://"+adminAddr+path, strings.NewReader(body))
 		if err != nil {
 			t.Fatal(err)
+		}
+		if contentType != "" {
+			req.Header.Set("Content-Type", contentType)
 		}
 		if res, err = client.Do(req); err == nil {
 			break

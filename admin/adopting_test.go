@@ -183,7 +183,8 @@ func TestCommandImport(t *testing.T) {
 	runCaddy(t, "", "import", "--from-upstream", "--replace", "good").wantSuccess(t, "import with --replace",
 		"good  imported over the configuration it had here (1 rule)\n"+
 			"import from "+up.URL+": 1 bucket, 0 imported, 1 replaced, 0 skipped, 0 no_configuration, 0 refused, 0 failed\n")
-	runCaddy(t, "", "import", "good").wantFailure(t, "import without --from-upstream", "import needs --from-upstream", "usage: caddy s3-cors <verb>")
+	runCaddy(t, "", "import", "good").wantFailure(t, "import without --from-upstream reads a file", "Error: no file good\n")
+	runCaddy(t, "", "import", "good", "two").wantFailure(t, "import of two files", "usage: caddy s3-cors import <file|-> (or import --from-upstream [<bucket>...])", "usage: caddy s3-cors <verb>")
 	runCaddy(t, "", "import", "--from-upstream", "--upstream", "http://127.0.0.1:1").wantFailure(t, "import from another upstream",
 		"HTTP 400: import: no s3_cors handler has the upstream http://127.0.0.1:1")
 }

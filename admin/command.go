@@ -38,6 +38,10 @@ var verbs = []verb{
 	{name: "stats", args: []string{"<bucket>"}, what: "how often each rule decided, and why requests were refused, on this instance (table)"},
 	{name: "import", flags: []string{"--from-upstream"}, args: []string{"[<bucket>...]"},
 		what: "copy the store's own bucket CORS configurations here (every bucket without names)"},
+	{name: "import", args: []string{"<file|->"},
+		what: `store the configurations of an NDJSON file, {"bucket": ..., "cors_xml": ...} a line; all are checked first`},
+	{name: "history", args: []string{"<bucket>", "[<version>]"}, what: "list a bucket's versions (table), or print one of them (XML)"},
+	{name: "rollback", args: []string{"<bucket>", "[<version>]"}, what: "restore an earlier version of a bucket's configuration (default: the previous one)"},
 	{name: "sync", what: "read changes from the storage now (JSON)"},
 }
 
@@ -49,6 +53,12 @@ func (v verb) synopsis() string {
 // variadic reports whether the last argument may be repeated.
 func (v verb) variadic() bool {
 	return len(v.args) > 0 && strings.HasSuffix(v.args[len(v.args)-1], "...]")
+}
+
+// optional reports whether the last argument may be left out: it is
+// written in brackets.
+func (v verb) optional() bool {
+	return len(v.args) > 0 && strings.HasPrefix(v.args[len(v.args)-1], "[")
 }
 
 // synopsisWidth is the column the verbs' descriptions start in; a longer
@@ -96,6 +106,9 @@ or --config says otherwise), so it needs no SigV4 credentials.
   caddy s3-cors stats photos
   caddy s3-cors import --from-upstream
   caddy s3-cors import --from-upstream photos videos --replace
+  caddy s3-cors import buckets.ndjson
+  caddy s3-cors history photos
+  caddy s3-cors rollback photos
   caddy s3-cors sync
 
 put takes a CORSConfiguration XML document, as PutBucketCors does, and is
@@ -107,9 +120,25 @@ started, or since the bucket's configuration last changed. import
 --from-upstream reads each bucket's configuration from the store behind the
 handlers (GetBucketCors with the upstream's credentials) and stores those
 S3's rules accept; it skips buckets that have a configuration here unless
---replace is given, and prints one line per bucket and a summary. On failure
-(for import: a bucket that was refused or failed) the command prints the
-admin API's message and exits with status 1.`,
+--replace is given, and prints one line per bucket and a summary.
+
+import <file> reads NDJSON, one {"bucket": ..., "cors_xml": ...} a line (-
+reads standard input), and checks every line first (JSON, S3's bucket naming
+rules, S3's PutBucketCors validation, each bucket once): it prints every
+invalid line with its number and S3's code and message, and then imports
+nothing. Otherwise it sends the lines in batches of --batch-size, showing
+"stored N of M" on a terminal, and prints a line per bucket that was skipped
+(it has a configuration here; --replace overwrites it) or failed (no upstream
+of the handlers has it, unless --skip-bucket-check), then the summary.
+
+history lists a bucket's versions, newest first, with when, by whom and how
+many rules, the one in force marked and deletions shown; with a version it
+prints that version's document. rollback restores a version (default: the
+previous configuration) as a new one and says which it restored; as put, it
+is refused for a bucket that the handlers' upstream does not have.
+
+On failure (for import: a bucket that was refused or failed) the command
+prints the admin API's message and exits with status 1.`,
 		CobraFunc: func(cmd *cobra.Command) {
 			cmd.Flags().String("address", "", "Address of the administration API listener (if --config is not used)")
 			cmd.Flags().StringP("config", "c", "", "Configuration file (if --address is not used)")
@@ -122,6 +151,8 @@ admin API's message and exits with status 1.`,
 			cmd.Flags().Bool("from-upstream", false, "import: read the configurations from the handlers' upstream store")
 			cmd.Flags().Bool("replace", false, "import: overwrite the configurations buckets already have here")
 			cmd.Flags().String("upstream", "", "import: the endpoint of the upstream to read from, if the handlers have several")
+			cmd.Flags().Bool("skip-bucket-check", false, "import <file>: store without asking the handlers' upstream whether each bucket exists")
+			cmd.Flags().Int("batch-size", defaultImportBatch, "import <file>: lines sent per admin API request (at most 10000)")
 			cmd.Args = cobra.ArbitraryArgs
 			cmd.RunE = runCommand
 		},
@@ -192,9 +223,12 @@ func runCommand(cmd *cobra.Command, args []string) error {
 		q.Replace, _ = flags.GetBool("replace")
 		q.Upstream, _ = flags.GetString("upstream")
 		if !q.FromUpstream {
-			fmt.Fprint(cmd.ErrOrStderr(), "import needs --from-upstream, to read the configurations from the handlers' upstream store\n\n"+usage())
-			cmd.SilenceErrors = true
-			return errUsage
+			if len(args) != 2 {
+				fmt.Fprint(cmd.ErrOrStderr(), "usage: caddy s3-cors import <file|-> (or import --from-upstream [<bucket>...])\n\n"+usage())
+				cmd.SilenceErrors = true
+				return errUsage
+			}
+			return runImportFile(cmd, addr, args[1])
 		}
 		b, err := json.Marshal(q)
 		if err != nil {
@@ -204,6 +238,22 @@ func runCommand(cmd *cobra.Command, args []string) error {
 		header = http.Header{"Content-Type": {"application/json"}}
 	case "sync":
 		method, uri = http.MethodPost, basePath+"sync"
+	case "history":
+		method, uri = http.MethodGet, basePath+"history/"+url.PathEscape(args[1])
+		if len(args) == 3 {
+			uri += "/" + url.PathEscape(args[2])
+		}
+	case "rollback":
+		q := RollbackRequest{}
+		if len(args) == 3 {
+			q.Version = args[2]
+		}
+		b, err := json.Marshal(q)
+		if err != nil {
+			return err
+		}
+		method, uri, body = http.MethodPost, basePath+"rollback/"+url.PathEscape(args[1]), bytes.NewReader(b)
+		header = http.Header{"Content-Type": {"application/json"}}
 	}
 
 	res, err := caddycmd.AdminAPIRequest(addr, method, uri, header, body)
@@ -223,8 +273,8 @@ func parseVerb(args []string) (verb, error) {
 		if v.name != args[0] {
 			continue
 		}
-		n := len(args) - 1
-		if n != len(v.args) && (!v.variadic() || n < len(v.args)-1) {
+		n, want := len(args)-1, len(v.args)
+		if n != want && !(v.optional() && n == want-1) && !(v.variadic() && n > want) {
 			return verb{}, fmt.Errorf("usage: caddy s3-cors %s", v.synopsis())
 		}
 		return v, nil
@@ -262,7 +312,22 @@ func printResponse(out io.Writer, verbName string, args []string, body io.Reader
 		if err := json.NewDecoder(body).Decode(&report); err != nil {
 			return fmt.Errorf("reading the admin API's answer: %w", err)
 		}
-		return printImport(out, report)
+		return printImport(out, report, true)
+	case "history":
+		if len(args) == 3 {
+			break // one version's document, printed as it is
+		}
+		var h History
+		if err := json.NewDecoder(body).Decode(&h); err != nil {
+			return fmt.Errorf("reading the admin API's answer: %w", err)
+		}
+		return printHistory(out, h)
+	case "rollback":
+		var r RollbackResult
+		if err := json.NewDecoder(body).Decode(&r); err != nil {
+			return fmt.Errorf("reading the admin API's answer: %w", err)
+		}
+		return printRollback(out, r)
 	}
 	b, err := io.ReadAll(body)
 	if err != nil {

@@ -22,13 +22,7 @@ type caddyRun struct {
 // admin endpoint of the running test config unless args name another.
 func runCaddy(t *testing.T, stdin string, args ...string) caddyRun {
 	t.Helper()
-	args = append([]string{"s3-cors"}, args...)
-	if len(args) > 1 && !slices.Contains(args, "--address") {
-		args = append(args, "--address", adminAddr)
-	}
-	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(os.Environ(), runAsCaddy+"=1")
-	cmd.Stdin = strings.NewReader(stdin)
+	cmd := caddyCommand(stdin, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -36,9 +30,21 @@ func runCaddy(t *testing.T, stdin string, args ...string) caddyRun {
 	if exit, ok := errors.AsType[*exec.ExitError](err); ok {
 		run.code = exit.ExitCode()
 	} else if err != nil {
-		t.Fatalf("running caddy %s: %v", strings.Join(args, " "), err)
+		t.Fatalf("running %s: %v", strings.Join(cmd.Args, " "), err)
 	}
 	return run
+}
+
+// caddyCommand is the command runCaddy runs.
+func caddyCommand(stdin string, args ...string) *exec.Cmd {
+	args = append([]string{"s3-cors"}, args...)
+	if len(args) > 1 && !slices.Contains(args, "--address") {
+		args = append(args, "--address", adminAddr)
+	}
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), runAsCaddy+"=1")
+	cmd.Stdin = strings.NewReader(stdin)
+	return cmd
 }
 
 // wantSuccess checks that a run exited 0 and printed exactly stdout.
@@ -73,6 +79,9 @@ func TestCommandUsage(t *testing.T) {
 		"  explain <bucket>           say how a request would be decided",
 		"  stats <bucket>             how often each rule decided",
 		"  import --from-upstream [<bucket>...]\n                             copy the store's own bucket CORS configurations here",
+		"  import <file|->            store the configurations of an NDJSON file",
+		"  history <bucket> [<version>]\n                             list a bucket's versions (table), or print one of them (XML)",
+		"  rollback <bucket> [<version>]\n                             restore an earlier version",
 		"  sync                       read changes from the storage now",
 	}
 	runCaddy(t, "").wantFailure(t, "no verb", append([]string{"caddy s3-cors needs a verb\n"}, verbLines...)...)
@@ -83,7 +92,9 @@ func TestCommandUsage(t *testing.T) {
 	runCaddy(t, "", "stats").wantFailure(t, "stats without a bucket", "usage: caddy s3-cors stats <bucket>\n")
 
 	help := runCaddy(t, "", "--help")
-	for _, want := range append(verbLines[1:], "--request-headers", "caddy s3-cors explain photos", "--from-upstream", "--replace", "caddy s3-cors import --from-upstream photos videos --replace") {
+	for _, want := range append(verbLines[1:], "--request-headers", "caddy s3-cors explain photos", "--from-upstream", "--replace",
+		"caddy s3-cors import --from-upstream photos videos --replace", "caddy s3-cors import buckets.ndjson", "--skip-bucket-check", "--batch-size",
+		"caddy s3-cors history photos", "caddy s3-cors rollback photos") {
 		if help.code != 0 || !strings.Contains(help.stdout, want) {
 			t.Errorf("--help: exit %d, lacks %q:\n%s", help.code, want, help.stdout)
 		}

@@ -11,9 +11,9 @@ import (
 	"github.com/s3cors/caddy-s3-cors/caddymodule"
 )
 
-// This file renders the answers of the stats and import routes as the
-// command prints them: tables and lines for people, where the admin API
-// answers JSON.
+// This file renders the answers of the stats, import, history and rollback
+// routes as the command prints them: tables and lines for people, where
+// the admin API answers JSON.
 
 // sinceEvents say in words why counting began when it did.
 var sinceEvents = map[string]string{
@@ -41,7 +41,7 @@ func printStats(out io.Writer, st caddymodule.DecisionStats) error {
 	if event == "" {
 		event = st.SinceEvent
 	}
-	fmt.Fprintf(&b, "counted since %s (%s)\n\n", st.Since.UTC().Format(time.DateTime+" MST"), event)
+	fmt.Fprintf(&b, "counted since %s (%s)\n\n", clock(st.Since), event)
 
 	rules := table("RULE", "ID", "PREFLIGHTS ALLOWED", "REQUESTS ALLOWED", "")
 	for _, r := range st.Rules {
@@ -74,6 +74,9 @@ func printStats(out io.Writer, st caddymodule.DecisionStats) error {
 	_, err := io.WriteString(out, b.String())
 	return err
 }
+
+// clock is a time as the command prints it, in UTC.
+func clock(t time.Time) string { return t.UTC().Format(time.DateTime + " MST") }
 
 // table starts a table with its header row.
 func table(header ...string) [][]string { return [][]string{header} }
@@ -113,13 +116,20 @@ func (e errNotImported) Error() string {
 	return fmt.Sprintf("%d of %s were not imported (refused or failed; see above)", e.n, plural(e.of, "bucket"))
 }
 
-// printImport prints one line per bucket, then a summary. It returns an
-// error when a bucket was refused or failed, so that the command exits
-// with status 1.
-func printImport(out io.Writer, report caddymodule.ImportReport) error {
+// printImport prints a line per bucket (with everyBucket; else only for the
+// buckets that were not imported), then a summary. It returns an error when
+// a bucket was refused or failed, so that the command exits with status 1.
+func printImport(out io.Writer, report caddymodule.ImportReport, everyBucket bool) error {
 	var rows [][]string
 	notImported := 0
 	for _, r := range report.Results {
+		imported := r.Status == caddymodule.ImportImported || r.Status == caddymodule.ImportReplaced
+		if !r.OK() {
+			notImported++
+		}
+		if imported && !everyBucket {
+			continue
+		}
 		line := importStatusText[r.Status]
 		if line == "" {
 			line = string(r.Status)
@@ -133,9 +143,6 @@ func printImport(out io.Writer, report caddymodule.ImportReport) error {
 			line += ": " + r.Code + ": " + r.Message
 		case r.Message != "":
 			line += ": " + r.Message
-		}
-		if !r.OK() {
-			notImported++
 		}
 		rows = append(rows, []string{r.Bucket, line})
 	}
@@ -156,4 +163,45 @@ func printImport(out io.Writer, report caddymodule.ImportReport) error {
 		return errNotImported{notImported, len(report.Results)}
 	}
 	return nil
+}
+
+// printHistory prints a bucket's versions as a table, newest first, the
+// one in force marked with a star.
+func printHistory(out io.Writer, h History) error {
+	var b strings.Builder
+	if len(h.Versions) == 0 {
+		fmt.Fprintf(&b, "bucket %s: no CORS configuration, and none earlier\n", h.Bucket)
+		_, err := io.WriteString(out, b.String())
+		return err
+	}
+	fmt.Fprintf(&b, "bucket %s: %s, newest first; * is in force (the last %d earlier ones are kept)\n\n",
+		h.Bucket, plural(len(h.Versions), "version"), h.Keeps)
+	rows := table("", "VERSION", "TIME", "BY", "RULES")
+	for _, v := range h.Versions {
+		mark, by, rules := "", v.UpdatedBy, strconv.Itoa(v.Rules)
+		if v.Current {
+			mark = "*"
+		}
+		if by == "" {
+			by = "-"
+		}
+		if v.Deleted {
+			rules = "deleted"
+		}
+		rows = append(rows, []string{mark, v.Version, clock(v.UpdatedAt), by, rules})
+	}
+	writeTable(&b, rows)
+	_, err := io.WriteString(out, b.String())
+	return err
+}
+
+// printRollback says which version a rollback restored, and as what.
+func printRollback(out io.Writer, r RollbackResult) error {
+	by := ""
+	if r.Restored.UpdatedBy != "" {
+		by = " by " + r.Restored.UpdatedBy
+	}
+	_, err := fmt.Fprintf(out, "rolled bucket %s back to version %s, written %s%s (%s); it is in force as version %s\n",
+		r.Bucket, r.Restored.Version, clock(r.Restored.UpdatedAt), by, plural(r.Restored.Rules, "rule"), r.Version)
+	return err
 }

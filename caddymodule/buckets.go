@@ -50,8 +50,18 @@ func (u *Upstream) client(timeout time.Duration) *awss3.Client {
 		Credentials:  creds,
 		UsePathStyle: true,
 		Retryer:      aws.NopRetryer{},
-		HTTPClient:   &http.Client{Timeout: timeout},
+		HTTPClient:   &http.Client{Timeout: timeout, Transport: storeTransport()},
 	})
+}
+
+// storeTransport is Go's default transport keeping as many idle
+// connections to the store as an import asks it questions at once: with
+// the default's two, checking thousands of buckets would open a
+// connection per request and could run out of local ports.
+func storeTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = bucketCheckConcurrency
+	return t
 }
 
 // DefaultCacheTTL is how long a bucket-existence answer is reused.

@@ -92,14 +92,15 @@ func readCORSFile(file string) (*cors.Configuration, error) {
 	}
 	cfg, err := cors.Parse(doc)
 	if err != nil {
-		return nil, fmt.Errorf("default_cors %s: %s", file, describeParseError(err))
+		return nil, fmt.Errorf("default_cors %s: %s", file, DescribeParseError(err))
 	}
 	return cfg, nil
 }
 
-// describeParseError is a Parse error with its place in the document first,
-// as compilers write theirs.
-func describeParseError(err error) string {
+// DescribeParseError is an error of cors.Parse with its place in the
+// document first, as compilers write theirs ("line 5, column 5:
+// InvalidRequest: ...").
+func DescribeParseError(err error) string {
 	e, ok := errors.AsType[*cors.Error](err)
 	switch {
 	case !ok || e.Line == 0:

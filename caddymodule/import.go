@@ -130,20 +130,9 @@ func (a *App) ImportFromUpstream(ctx context.Context, opts ImportOptions) (Impor
 		}
 	}
 	report.Results = make([]ImportResult, len(buckets))
-	work := make(chan int)
-	var wg sync.WaitGroup
-	for range min(importConcurrency, len(buckets)) {
-		wg.Go(func() {
-			for i := range work {
-				report.Results[i] = a.importBucket(ctx, client, buckets[i], opts.Replace)
-			}
-		})
-	}
-	for i := range buckets {
-		work <- i
-	}
-	close(work)
-	wg.Wait()
+	parallel(len(buckets), importConcurrency, func(i int) {
+		report.Results[i] = a.importBucket(ctx, client, buckets[i], opts.Replace)
+	})
 
 	a.logger.Info("imported bucket CORS configurations from the upstream",
 		zap.String("upstream", u.Endpoint), zap.Int("buckets", len(buckets)),
@@ -192,6 +181,25 @@ func (a *App) importBucket(ctx context.Context, client *awss3.Client, bucket str
 		res.Status = ImportReplaced
 	}
 	return res
+}
+
+// parallel calls do for every index below n, workers at a time, and
+// returns when every call has.
+func parallel(n, workers int, do func(i int)) {
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for range min(workers, n) {
+		wg.Go(func() {
+			for i := range work {
+				do(i)
+			}
+		})
+	}
+	for i := range n {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
 }
 
 // listBuckets returns the names of every bucket the store lists.

@@ -1,0 +1,145 @@
+package admin
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/s3cors/caddy-s3-cors/caddymodule"
+	"github.com/s3cors/caddy-s3-cors/s3"
+	"github.com/s3cors/caddy-s3-cors/store"
+)
+
+// History is the answer of GET /s3_cors/history/{bucket}.
+type History struct {
+	Bucket string `json:"bucket"`
+	// Keeps is how many earlier versions the store keeps per bucket.
+	Keeps int `json:"keeps"`
+	// Versions are newest first: the configuration in force (current),
+	// if any, then the earlier ones, deletions included.
+	Versions []store.Version `json:"versions"`
+}
+
+// RollbackRequest is the body of POST /s3_cors/rollback/{bucket}, which
+// may also be empty.
+type RollbackRequest struct {
+	// Version is the version to restore, as the history lists it. Default:
+	// the previous configuration, the newest earlier version that is not a
+	// deletion and differs from the one in force.
+	Version string `json:"version,omitempty"`
+}
+
+// RollbackResult is the answer of a rollback: the configuration now in
+// force, which is a new version, and the version whose document it
+// restored.
+type RollbackResult struct {
+	BucketSummary
+	Version  string        `json:"version"`
+	Restored store.Version `json:"restored"`
+}
+
+// historySegments splits what follows "history/" or "rollback/" in the
+// request's escaped path into its unescaped segments, so that a version
+// written by hand may hold a slash.
+func historySegments(r *http.Request, route string) ([]string, error) {
+	rest := strings.TrimPrefix(r.URL.EscapedPath(), basePath+route+"/")
+	var segments []string
+	for seg := range strings.SplitSeq(rest, "/") {
+		s, err := url.PathUnescape(seg)
+		if err != nil {
+			return nil, apiError(http.StatusBadRequest, fmt.Errorf("path %s: %w", r.URL.EscapedPath(), err))
+		}
+		segments = append(segments, s)
+	}
+	return segments, nil
+}
+
+// history serves GET /s3_cors/history/{bucket}, the bucket's versions, and
+// GET /s3_cors/history/{bucket}/{version}, the document of one of them.
+// Both read the storage, so they show the changes of every instance.
+func (a *API) history(w http.ResponseWriter, r *http.Request, app *caddymodule.App) error {
+	if r.Method != http.MethodGet {
+		return methodNotAllowed(r.Method, "GET")
+	}
+	segments, err := historySegments(r, "history")
+	if err != nil {
+		return err
+	}
+	bucket := segments[0]
+	if !s3.ValidBucketName(bucket) {
+		return s3Error(bucket, s3.ErrInvalidBucketName(bucket))
+	}
+	st := app.Store()
+	switch {
+	case len(segments) > 2:
+		return apiError(http.StatusNotFound, fmt.Errorf("no route %s", r.URL.Path))
+	case len(segments) == 2 && segments[1] != "":
+		rec, err := st.GetVersion(r.Context(), bucket, segments[1])
+		if err != nil {
+			return historyError(bucket, err)
+		}
+		w.Header().Set("Content-Type", "application/xml")
+		_, err = io.WriteString(w, rec.Document)
+		return err
+	}
+	versions, err := st.History(r.Context(), bucket)
+	if err != nil {
+		return historyError(bucket, err)
+	}
+	if versions == nil {
+		versions = []store.Version{}
+	}
+	return writeJSON(w, History{Bucket: bucket, Keeps: store.HistorySize, Versions: versions})
+}
+
+// rollback serves POST /s3_cors/rollback/{bucket}. As a PUT, it is refused
+// for a bucket that the handlers' upstreams do not have.
+func (a *API) rollback(w http.ResponseWriter, r *http.Request, app *caddymodule.App) error {
+	if r.Method != http.MethodPost {
+		return methodNotAllowed(r.Method, "POST")
+	}
+	segments, err := historySegments(r, "rollback")
+	if err != nil {
+		return err
+	}
+	bucket := segments[0]
+	if len(segments) > 1 {
+		return apiError(http.StatusNotFound, fmt.Errorf("no route %s; the version goes in the body: {\"version\": \"...\"}", r.URL.Path))
+	}
+	if !s3.ValidBucketName(bucket) {
+		return s3Error(bucket, s3.ErrInvalidBucketName(bucket))
+	}
+	var q RollbackRequest
+	if err := decodeOptionalRequest(r, &q, "rollback"); err != nil {
+		return err
+	}
+	exists, err := app.BucketExists(r.Context(), bucket)
+	switch {
+	case err != nil:
+		return s3Error(bucket, s3.ErrServiceUnavailable())
+	case !exists:
+		return s3Error(bucket, s3.ErrNoSuchBucket(bucket))
+	}
+	rec, restored, err := app.Store().Rollback(r.Context(), bucket, q.Version, updatedBy)
+	if err != nil {
+		return historyError(bucket, err)
+	}
+	return writeJSON(w, RollbackResult{
+		BucketSummary: BucketSummary{Bucket: bucket, Rules: restored.Rules, UpdatedAt: rec.UpdatedAt, UpdatedBy: rec.UpdatedBy},
+		Version:       rec.Version,
+		Restored:      restored,
+	})
+}
+
+// historyError is the answer for a failed history read or rollback: a
+// version the history does not hold is 404, with the way to list those it
+// does.
+func historyError(bucket string, err error) error {
+	if errors.Is(err, store.ErrNoSuchVersion) {
+		return apiError(http.StatusNotFound, fmt.Errorf("%w; `caddy s3-cors history %s` (GET %shistory/%s) lists the versions kept", err, bucket, basePath, bucket))
+	}
+	return storeError(bucket, err)
+}
