@@ -198,12 +198,8 @@ func (a *API) bucket(w http.ResponseWriter, r *http.Request, app *caddymodule.Ap
 	case http.MethodPut:
 		// As PutBucketCors: the bucket must exist at the upstreams of the
 		// handlers, checked before the document.
-		exists, err := app.BucketExists(r.Context(), bucket)
-		switch {
-		case err != nil:
-			return s3Error(bucket, s3.ErrServiceUnavailable())
-		case !exists:
-			return s3Error(bucket, s3.ErrNoSuchBucket(bucket))
+		if err := bucketMustExist(r, app, bucket); err != nil {
+			return err
 		}
 		body, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBody+1))
 		if err != nil {
@@ -231,6 +227,20 @@ func (a *API) bucket(w http.ResponseWriter, r *http.Request, app *caddymodule.Ap
 		}
 		return nil
 	}
+}
+
+// bucketMustExist refuses a change, as PutBucketCors would, for a bucket
+// that the handlers' upstreams do not have (404 NoSuchBucket), or cannot
+// tell about (503 ServiceUnavailable).
+func bucketMustExist(r *http.Request, app *caddymodule.App, bucket string) error {
+	exists, err := app.BucketExists(r.Context(), bucket)
+	switch {
+	case err != nil:
+		return s3Error(bucket, s3.ErrServiceUnavailable())
+	case !exists:
+		return s3Error(bucket, s3.ErrNoSuchBucket(bucket))
+	}
+	return nil
 }
 
 // updatedBy names the admin API as the author of the changes it makes.

@@ -57,27 +57,38 @@ func historySegments(r *http.Request, route string) ([]string, error) {
 	return segments, nil
 }
 
+// historyRoute checks the method of a request to route (history or
+// rollback), and returns its bucket, valid by S3's naming rules, and the
+// path segments after it.
+func historyRoute(r *http.Request, route, method string) (string, []string, error) {
+	if r.Method != method {
+		return "", nil, methodNotAllowed(r.Method, method)
+	}
+	segments, err := historySegments(r, route)
+	if err != nil {
+		return "", nil, err
+	}
+	bucket := segments[0]
+	if !s3.ValidBucketName(bucket) {
+		return "", nil, s3Error(bucket, s3.ErrInvalidBucketName(bucket))
+	}
+	return bucket, segments[1:], nil
+}
+
 // history serves GET /s3_cors/history/{bucket}, the bucket's versions, and
 // GET /s3_cors/history/{bucket}/{version}, the document of one of them.
 // Both read the storage, so they show the changes of every instance.
 func (a *API) history(w http.ResponseWriter, r *http.Request, app *caddymodule.App) error {
-	if r.Method != http.MethodGet {
-		return methodNotAllowed(r.Method, "GET")
-	}
-	segments, err := historySegments(r, "history")
+	bucket, rest, err := historyRoute(r, "history", http.MethodGet)
 	if err != nil {
 		return err
 	}
-	bucket := segments[0]
-	if !s3.ValidBucketName(bucket) {
-		return s3Error(bucket, s3.ErrInvalidBucketName(bucket))
-	}
 	st := app.Store()
 	switch {
-	case len(segments) > 2:
+	case len(rest) > 1:
 		return apiError(http.StatusNotFound, fmt.Errorf("no route %s", r.URL.Path))
-	case len(segments) == 2 && segments[1] != "":
-		rec, err := st.GetVersion(r.Context(), bucket, segments[1])
+	case len(rest) == 1 && rest[0] != "":
+		rec, err := st.GetVersion(r.Context(), bucket, rest[0])
 		if err != nil {
 			return historyError(bucket, err)
 		}
@@ -98,30 +109,19 @@ func (a *API) history(w http.ResponseWriter, r *http.Request, app *caddymodule.A
 // rollback serves POST /s3_cors/rollback/{bucket}. As a PUT, it is refused
 // for a bucket that the handlers' upstreams do not have.
 func (a *API) rollback(w http.ResponseWriter, r *http.Request, app *caddymodule.App) error {
-	if r.Method != http.MethodPost {
-		return methodNotAllowed(r.Method, "POST")
-	}
-	segments, err := historySegments(r, "rollback")
+	bucket, rest, err := historyRoute(r, "rollback", http.MethodPost)
 	if err != nil {
 		return err
 	}
-	bucket := segments[0]
-	if len(segments) > 1 {
+	if len(rest) > 0 {
 		return apiError(http.StatusNotFound, fmt.Errorf("no route %s; the version goes in the body: {\"version\": \"...\"}", r.URL.Path))
-	}
-	if !s3.ValidBucketName(bucket) {
-		return s3Error(bucket, s3.ErrInvalidBucketName(bucket))
 	}
 	var q RollbackRequest
 	if err := decodeOptionalRequest(r, &q, "rollback"); err != nil {
 		return err
 	}
-	exists, err := app.BucketExists(r.Context(), bucket)
-	switch {
-	case err != nil:
-		return s3Error(bucket, s3.ErrServiceUnavailable())
-	case !exists:
-		return s3Error(bucket, s3.ErrNoSuchBucket(bucket))
+	if err := bucketMustExist(r, app, bucket); err != nil {
+		return err
 	}
 	rec, restored, err := app.Store().Rollback(r.Context(), bucket, q.Version, updatedBy)
 	if err != nil {

@@ -16,11 +16,8 @@ import (
 // as failed, and an import again skips what is configured unless --replace
 // is given.
 func TestImportFile(t *testing.T) {
-	st := startStore(t, versitygw)
-	tp := startTap(t, st.URL)
-	px := startProxy(t, proxyConfig{Upstream: tp.Host, Store: st.URL, Comment: "import a file"})
-	through := newS3Client(px.URL, rootCreds)
-	direct := newS3Client(st.URL, rootCreds)
+	s := newStack(t, versitygw)
+	px, through, direct := s.proxy, s.s3, s.direct
 
 	uploads, public, missing := bucketName(t, "file-uploads"), bucketName(t, "file-public"), bucketName(t, "file-missing")
 	direct.createBucket(t, uploads)
@@ -92,5 +89,5 @@ func TestImportFile(t *testing.T) {
 	}
 	through.assertCORS(t, uploads, publicRules)
 	through.assertCORS(t, public, appRules)
-	tp.assertNothingCORSForwarded(t)
+	s.tap.assertNothingCORSForwarded(t)
 }
