@@ -46,9 +46,10 @@ const maxRequestBody = cors.MaxDocumentSize
 //	                                  refused, on this instance (JSON: caddymodule.DecisionStats)
 //	POST   /s3_cors/import            copy configurations here (JSON: ImportRequest in,
 //	                                  caddymodule.ImportReport out), or store those of an
-//	                                  import file (Content-Type application/x-ndjson: ImportLine
-//	                                  lines in, at most 10,000 lines and 16 MiB; query
-//	                                  replace, skip_bucket_check; caddymodule.ImportReport out)
+//	                                  import file (Content-Type application/x-ndjson: lines
+//	                                  {"bucket": ..., "cors_xml": ...} in, at most 10,000 lines
+//	                                  and 16 MiB; query replace, skip_bucket_check;
+//	                                  caddymodule.ImportReport out)
 //	GET    /s3_cors/history/{bucket}  the bucket's versions, newest first (JSON: History)
 //	GET    /s3_cors/history/{bucket}/{version}
 //	                                  the CORSConfiguration (XML) of one of them

@@ -16,7 +16,7 @@ import (
 // importLine is one line of an import file, newline included.
 func importLine(t *testing.T, bucket, doc string) string {
 	t.Helper()
-	b, err := json.Marshal(ImportLine{Bucket: bucket, CORSXML: doc})
+	b, err := json.Marshal(map[string]string{"bucket": bucket, "cors_xml": doc})
 	if err != nil {
 		t.Fatal(err)
 	}

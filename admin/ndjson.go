@@ -19,13 +19,6 @@ import (
 // before it sends anything, and the import route checks every request
 // again, so that the API refuses what the command would.
 
-// ImportLine is one line of an import file: a bucket and its
-// CORSConfiguration XML document, as a PutBucketCors body.
-type ImportLine struct {
-	Bucket  string `json:"bucket"`
-	CORSXML string `json:"cors_xml"`
-}
-
 // ndjsonType is the media type of an import file sent to the import route.
 const ndjsonType = "application/x-ndjson"
 
@@ -88,6 +81,8 @@ func parseImport(data []byte) ([]importEntry, []lineError) {
 // parseImportLine reads one line; text says what is wrong with it, with
 // S3's code and message where PutBucketCors would answer one.
 func parseImportLine(line []byte) (cfg *cors.Configuration, bucket, text string) {
+	// A line is a bucket and its CORSConfiguration XML, as a PutBucketCors
+	// body. The fields are pointers to tell a missing one from an empty one.
 	var l struct {
 		Bucket  *string `json:"bucket"`
 		CORSXML *string `json:"cors_xml"`
