@@ -47,6 +47,21 @@ const maxRequestBody = cors.MaxDocumentSize
 //	                                  caddymodule.ImportReport out)
 //	POST   /s3_cors/sync              read changes from the storage now
 //
+// and those of report-only trials (see caddymodule.TrialReport):
+//
+//	GET    /s3_cors/candidates                   the buckets with a candidate on trial (JSON)
+//	GET    /s3_cors/candidates/{bucket}          a bucket's candidate CORSConfiguration (XML)
+//	PUT    /s3_cors/candidates/{bucket}          store a candidate (XML), validated and checked
+//	                                             as a PUT of a configuration; answers its summary (JSON)
+//	DELETE /s3_cors/candidates/{bucket}          discard the candidate
+//	POST   /s3_cors/candidates/{bucket}/promote  make the candidate live, as a PUT would; answers
+//	                                             the bucket's summary (JSON)
+//	GET    /s3_cors/candidates/{bucket}/report   what the trial counted on every instance (JSON:
+//	                                             caddymodule.TrialReport)
+//
+// A route of a candidate that the bucket does not have answers 404, saying
+// how to store one.
+//
 // Bucket names follow S3's naming rules; another name is refused with 400.
 // A PUT is refused, as PutBucketCors would refuse it, when the s3_cors
 // handlers have an upstream and none of them has the bucket (404
@@ -106,6 +121,13 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request) error {
 			return methodNotAllowed(r.Method, "POST")
 		}
 		return a.importConfigurations(w, r, app)
+	case path == "candidates" || path == "candidates/":
+		if r.Method != http.MethodGet {
+			return methodNotAllowed(r.Method, "GET")
+		}
+		return a.listCandidates(w, st)
+	case strings.HasPrefix(path, "candidates/"):
+		return a.candidate(w, r, app, strings.TrimPrefix(path, "candidates/"))
 	case path == "sync":
 		if r.Method != http.MethodPost {
 			return methodNotAllowed(r.Method, "POST")
@@ -179,22 +201,9 @@ func (a *API) bucket(w http.ResponseWriter, r *http.Request, app *caddymodule.Ap
 		return err
 
 	case http.MethodPut:
-		// As PutBucketCors: the bucket must exist at the upstreams of the
-		// handlers, checked before the document.
-		exists, err := app.BucketExists(r.Context(), bucket)
-		switch {
-		case err != nil:
-			return s3Error(bucket, s3.ErrServiceUnavailable())
-		case !exists:
-			return s3Error(bucket, s3.ErrNoSuchBucket(bucket))
-		}
-		body, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBody+1))
+		cfg, err := readConfiguration(r, app, bucket)
 		if err != nil {
-			return apiError(http.StatusBadRequest, err)
-		}
-		cfg, err := cors.Parse(body)
-		if err != nil {
-			return s3Error(bucket, s3.AsError(err))
+			return err
 		}
 		if _, err := st.Put(r.Context(), bucket, cfg, updatedBy); err != nil {
 			return storeError(bucket, err)
@@ -214,6 +223,39 @@ func (a *API) bucket(w http.ResponseWriter, r *http.Request, app *caddymodule.Ap
 		}
 		return nil
 	}
+}
+
+// readConfiguration reads the CORSConfiguration of a PUT for bucket, as
+// PutBucketCors would: the bucket must exist at the upstreams of the
+// handlers, checked before the document, and the document must pass S3's
+// rules. Its errors are S3's.
+func readConfiguration(r *http.Request, app *caddymodule.App, bucket string) (*cors.Configuration, error) {
+	if err := checkBucketExists(r, app, bucket); err != nil {
+		return nil, err
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBody+1))
+	if err != nil {
+		return nil, apiError(http.StatusBadRequest, err)
+	}
+	cfg, err := cors.Parse(body)
+	if err != nil {
+		return nil, s3Error(bucket, s3.AsError(err))
+	}
+	return cfg, nil
+}
+
+// checkBucketExists refuses, as PutBucketCors would, a change to a bucket
+// that the upstreams of the handlers do not have (NoSuchBucket), or when
+// they cannot tell (ServiceUnavailable).
+func checkBucketExists(r *http.Request, app *caddymodule.App, bucket string) error {
+	exists, err := app.BucketExists(r.Context(), bucket)
+	switch {
+	case err != nil:
+		return s3Error(bucket, s3.ErrServiceUnavailable())
+	case !exists:
+		return s3Error(bucket, s3.ErrNoSuchBucket(bucket))
+	}
+	return nil
 }
 
 // updatedBy names the admin API as the author of the changes it makes.
