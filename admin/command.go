@@ -36,7 +36,7 @@ var verbs = []verb{
 	{name: "delete", args: []string{"<bucket>"}, what: "delete a bucket's CORS configuration"},
 	{name: "explain", args: []string{"<bucket>"}, what: "say how a request would be decided, rule by rule (JSON; flags below)"},
 	{name: "stats", args: []string{"<bucket>"}, what: "how often each rule decided, and why requests were refused, on this instance (table)"},
-	{name: "try", args: []string{"<bucket>", "<file|->"}, what: "put a candidate CORSConfiguration on report-only trial: requests are also decided by it and counted"},
+	{name: "try", args: []string{"<bucket>", "<file|->"}, what: "put a candidate CORSConfiguration on report-only trial; the live one keeps answering"},
 	{name: "report", args: []string{"<bucket>"}, what: "what the trial of a bucket's candidate counted on every instance (table)"},
 	{name: "promote", args: []string{"<bucket>"}, what: "make a bucket's candidate its live configuration, as put would"},
 	{name: "discard", args: []string{"<bucket>"}, what: "drop a bucket's candidate; the live configuration stays"},

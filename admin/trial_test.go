@@ -190,7 +190,7 @@ func TestTrialAsksTheHandlersUpstream(t *testing.T) {
 
 func TestCommandTrialUsage(t *testing.T) {
 	verbLines := []string{
-		"  try <bucket> <file|->      put a candidate CORSConfiguration on report-only trial",
+		"  try <bucket> <file|->      put a candidate CORSConfiguration on report-only trial; the live one keeps answering",
 		"  report <bucket>            what the trial of a bucket's candidate counted on every instance (table)",
 		"  promote <bucket>           make a bucket's candidate its live configuration",
 		"  discard <bucket>           drop a bucket's candidate",
