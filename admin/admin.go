@@ -1,7 +1,8 @@
 // Package admin adds the s3_cors routes to Caddy's admin API and the
 // `caddy s3-cors` command that calls them. Operators use them to list,
-// read, change and delete bucket CORS configurations without SigV4, and to
-// find out why a preflight is refused.
+// read, change and delete bucket CORS configurations without SigV4, to
+// find out why a preflight is refused, and to try a configuration on the
+// live traffic before it decides anything.
 package admin
 
 import (

@@ -291,25 +291,25 @@ func printResponse(out io.Writer, verbName string, args []string, body io.Reader
 		}
 		return printStats(out, st)
 	case "try":
-		var s CandidateSummary
-		if err := json.NewDecoder(body).Decode(&s); err != nil {
-			return fmt.Errorf("reading the admin API's answer: %w", err)
+		s, err := decodeAnswer[CandidateSummary](body)
+		if err != nil {
+			return err
 		}
-		_, err := fmt.Fprintf(out, "stored a candidate CORS configuration for bucket %s (%s, version %s); "+
+		_, err = fmt.Fprintf(out, "stored a candidate CORS configuration for bucket %s (%s, version %s); "+
 			"requests are still answered by the live configuration: see caddy s3-cors report %s\n", s.Bucket, plural(s.Rules, "rule"), s.Version, s.Bucket)
 		return err
 	case "report":
-		var report caddymodule.TrialReport
-		if err := json.NewDecoder(body).Decode(&report); err != nil {
-			return fmt.Errorf("reading the admin API's answer: %w", err)
+		report, err := decodeAnswer[caddymodule.TrialReport](body)
+		if err != nil {
+			return err
 		}
 		return printTrialReport(out, report)
 	case "promote":
-		var s BucketSummary
-		if err := json.NewDecoder(body).Decode(&s); err != nil {
-			return fmt.Errorf("reading the admin API's answer: %w", err)
+		s, err := decodeAnswer[BucketSummary](body)
+		if err != nil {
+			return err
 		}
-		_, err := fmt.Fprintf(out, "promoted the candidate of bucket %s: it is the live CORS configuration now (%s)\n", s.Bucket, plural(s.Rules, "rule"))
+		_, err = fmt.Fprintf(out, "promoted the candidate of bucket %s: it is the live CORS configuration now (%s)\n", s.Bucket, plural(s.Rules, "rule"))
 		return err
 	case "discard":
 		_, err := fmt.Fprintf(out, "discarded the candidate CORS configuration of bucket %s\n", args[1])
@@ -330,6 +330,15 @@ func printResponse(out io.Writer, verbName string, args []string, body io.Reader
 	}
 	_, err = out.Write(b)
 	return err
+}
+
+// decodeAnswer reads the admin API's JSON answer as a T.
+func decodeAnswer[T any](body io.Reader) (T, error) {
+	var v T
+	if err := json.NewDecoder(body).Decode(&v); err != nil {
+		return v, fmt.Errorf("reading the admin API's answer: %w", err)
+	}
+	return v, nil
 }
 
 func plural(n int, noun string) string {

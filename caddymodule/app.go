@@ -44,7 +44,9 @@ type App struct {
 	KeyPrefix string `json:"key_prefix,omitempty"`
 
 	// SyncInterval is how often this instance looks for changes made by
-	// other instances that share the storage. Default: 5s.
+	// other instances that share the storage, and stores what it counted
+	// for the report-only trials of candidate configurations (only when
+	// the counts changed). Default: 5s.
 	SyncInterval caddy.Duration `json:"sync_interval,omitempty"`
 
 	// StorageRaw is the storage that keeps the configurations. Default:

@@ -113,6 +113,17 @@ func BenchmarkServeHTTP(b *testing.B) {
 	}
 }
 
+// allowedPreflight is a preflight the bench handler's configuration allows.
+func allowedPreflight() *http.Request {
+	r := httptest.NewRequest(http.MethodOptions, "http://s3.example.com/bucket/key", nil)
+	r.Header = http.Header{
+		"Origin":                         {"https://app.example.com"},
+		"Access-Control-Request-Method":  {"PUT"},
+		"Access-Control-Request-Headers": {"content-type,x-amz-date"},
+	}
+	return r
+}
+
 // BenchmarkPreflightCounting measures what counting decisions for the
 // stats route adds to an allowed preflight: a handler that counts and one
 // that does not (no stats table) answer the same preflight in alternating
@@ -122,12 +133,7 @@ func BenchmarkPreflightCounting(b *testing.B) {
 	counted := newBenchHandler(b)
 	uncounted := newBenchHandler(b)
 	uncounted.app.shared.stats = nil
-	r := httptest.NewRequest(http.MethodOptions, "http://s3.example.com/bucket/key", nil)
-	r.Header = http.Header{
-		"Origin":                         {"https://app.example.com"},
-		"Access-Control-Request-Method":  {"PUT"},
-		"Access-Control-Request-Headers": {"content-type,x-amz-date"},
-	}
+	r := allowedPreflight()
 	w := &benchWriter{h: make(http.Header)}
 	const round = 64
 	run := func(h *Handler) time.Duration {
@@ -176,12 +182,7 @@ func BenchmarkPreflightTrial(b *testing.B) {
 	live, _ := none.store().Get("bucket")
 	tryDoc(b, agrees, "bucket", live.Document)
 	tryDoc(b, refuses, "bucket", strings.Replace(live.Document, "https://app.example.com", "https://other.example.com", 1))
-	r := httptest.NewRequest(http.MethodOptions, "http://s3.example.com/bucket/key", nil)
-	r.Header = http.Header{
-		"Origin":                         {"https://app.example.com"},
-		"Access-Control-Request-Method":  {"PUT"},
-		"Access-Control-Request-Headers": {"content-type,x-amz-date"},
-	}
+	r := allowedPreflight()
 	w := &benchWriter{h: make(http.Header)}
 	const round = 64
 	handlers := []*Handler{none, agrees, refuses}

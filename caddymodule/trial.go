@@ -262,6 +262,9 @@ func (t *trialTable) prune(current func(bucket string) *store.Candidate) (kept, 
 	defer t.mu.Unlock()
 	stale, t.stale = t.stale, nil
 	cur := t.load()
+	if len(cur) == 0 {
+		return nil, stale
+	}
 	next := make(map[string]*trialCounts, len(cur))
 	for b, tc := range cur {
 		if c := current(b); c != nil && c.Version == tc.version {
