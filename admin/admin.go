@@ -231,7 +231,7 @@ func (a *API) bucket(w http.ResponseWriter, r *http.Request, app *caddymodule.Ap
 // handlers, checked before the document, and the document must pass S3's
 // rules. Its errors are S3's.
 func readConfiguration(r *http.Request, app *caddymodule.App, bucket string) (*cors.Configuration, error) {
-	if err := checkBucketExists(r, app, bucket); err != nil {
+	if err := bucketMustExist(r, app, bucket); err != nil {
 		return nil, err
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBody+1))
@@ -245,10 +245,10 @@ func readConfiguration(r *http.Request, app *caddymodule.App, bucket string) (*c
 	return cfg, nil
 }
 
-// checkBucketExists refuses, as PutBucketCors would, a change to a bucket
-// that the upstreams of the handlers do not have (NoSuchBucket), or when
-// they cannot tell (ServiceUnavailable).
-func checkBucketExists(r *http.Request, app *caddymodule.App, bucket string) error {
+// bucketMustExist refuses a change, as PutBucketCors would, for a bucket
+// that the handlers' upstreams do not have (404 NoSuchBucket), or cannot
+// tell about (503 ServiceUnavailable).
+func bucketMustExist(r *http.Request, app *caddymodule.App, bucket string) error {
 	exists, err := app.BucketExists(r.Context(), bucket)
 	switch {
 	case err != nil:

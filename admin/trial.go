@@ -79,7 +79,7 @@ func (a *API) candidate(w http.ResponseWriter, r *http.Request, app *caddymodule
 
 	case action == "promote":
 		// A promotion is a PUT of the candidate's document, checked as one.
-		if err := checkBucketExists(r, app, bucket); err != nil {
+		if err := bucketMustExist(r, app, bucket); err != nil {
 			return err
 		}
 		if _, err := st.Promote(r.Context(), bucket, updatedBy); err != nil {
