@@ -111,20 +111,21 @@ refused for a bucket that the handlers' upstream does not have. explain
 evaluates a preflight unless --method names another HTTP method, and prints,
 for every rule, why it did or did not match, and whether the bucket's own
 configuration or the default_cors decided. stats counts since this instance
-started, or since the bucket's configuration last changed. try stores a
-candidate, validated as put does, without changing what any request gets:
-every preflight and every request with an Origin to the bucket is also
-decided by the candidate, and report shows how many requests all instances
-saw, how many the candidate would newly refuse or newly allow or answer
-with other headers, and the last 20 that it would have decided
-differently; promote makes the candidate live (in the history, as a put),
-discard drops it. import
+started, or since the bucket's configuration last changed. import
 --from-upstream reads each bucket's configuration from the store behind the
 handlers (GetBucketCors with the upstream's credentials) and stores those
 S3's rules accept; it skips buckets that have a configuration here unless
 --replace is given, and prints one line per bucket and a summary. On failure
 (for import: a bucket that was refused or failed) the command prints the
-admin API's message and exits with status 1.`,
+admin API's message and exits with status 1.
+
+try stores a candidate configuration, validated as put does, without
+changing what any request gets: every preflight and every other request with
+an Origin to the bucket is also decided by the candidate. report shows how
+many requests all instances saw, how many the candidate would newly refuse,
+newly allow or answer with other headers, and the last 20 it would have
+decided differently. promote makes the candidate live (a put, kept in the
+history); discard drops it.`,
 		CobraFunc: func(cmd *cobra.Command) {
 			cmd.Flags().String("address", "", "Address of the administration API listener (if --config is not used)")
 			cmd.Flags().StringP("config", "c", "", "Configuration file (if --address is not used)")
