@@ -1,7 +1,8 @@
 // Package admin adds the s3_cors routes to Caddy's admin API and the
 // `caddy s3-cors` command that calls them. Operators use them to list,
-// read, change and delete bucket CORS configurations without SigV4, and to
-// find out why a preflight is refused.
+// read, change and delete bucket CORS configurations without SigV4, to
+// find out why a preflight is refused, and to try a configuration on the
+// live traffic before it decides anything.
 package admin
 
 import (
@@ -56,6 +57,21 @@ const maxRequestBody = cors.MaxDocumentSize
 //	POST   /s3_cors/rollback/{bucket} restore an earlier version (JSON: RollbackRequest, or
 //	                                  nothing for the previous one, in; RollbackResult out)
 //	POST   /s3_cors/sync              read changes from the storage now
+//
+// and those of report-only trials (see caddymodule.TrialReport):
+//
+//	GET    /s3_cors/candidates                   the buckets with a candidate on trial (JSON)
+//	GET    /s3_cors/candidates/{bucket}          a bucket's candidate CORSConfiguration (XML)
+//	PUT    /s3_cors/candidates/{bucket}          store a candidate (XML), validated and checked
+//	                                             as a PUT of a configuration; answers its summary (JSON)
+//	DELETE /s3_cors/candidates/{bucket}          discard the candidate
+//	POST   /s3_cors/candidates/{bucket}/promote  make the candidate live, as a PUT would; answers
+//	                                             the bucket's summary (JSON)
+//	GET    /s3_cors/candidates/{bucket}/report   what the trial counted on every instance (JSON:
+//	                                             caddymodule.TrialReport)
+//
+// A route of a candidate that the bucket does not have answers 404, saying
+// how to store one.
 //
 // Bucket names follow S3's naming rules; another name is refused with 400.
 // A PUT or a rollback is refused, as PutBucketCors would refuse it, when
@@ -124,6 +140,13 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request) error {
 		return a.history(w, r, app)
 	case strings.HasPrefix(path, "rollback/"):
 		return a.rollback(w, r, app)
+	case path == "candidates" || path == "candidates/":
+		if r.Method != http.MethodGet {
+			return methodNotAllowed(r.Method, "GET")
+		}
+		return a.listCandidates(w, st)
+	case strings.HasPrefix(path, "candidates/"):
+		return a.candidate(w, r, app, strings.TrimPrefix(path, "candidates/"))
 	case path == "sync":
 		if r.Method != http.MethodPost {
 			return methodNotAllowed(r.Method, "POST")
@@ -197,18 +220,9 @@ func (a *API) bucket(w http.ResponseWriter, r *http.Request, app *caddymodule.Ap
 		return err
 
 	case http.MethodPut:
-		// As PutBucketCors: the bucket must exist at the upstreams of the
-		// handlers, checked before the document.
-		if err := bucketMustExist(r, app, bucket); err != nil {
+		cfg, err := readConfiguration(r, app, bucket)
+		if err != nil {
 			return err
-		}
-		body, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBody+1))
-		if err != nil {
-			return apiError(http.StatusBadRequest, err)
-		}
-		cfg, err := cors.Parse(body)
-		if err != nil {
-			return s3Error(bucket, s3.AsError(err))
 		}
 		if _, err := st.Put(r.Context(), bucket, cfg, updatedBy); err != nil {
 			return storeError(bucket, err)
@@ -228,6 +242,25 @@ func (a *API) bucket(w http.ResponseWriter, r *http.Request, app *caddymodule.Ap
 		}
 		return nil
 	}
+}
+
+// readConfiguration reads the CORSConfiguration of a PUT for bucket, as
+// PutBucketCors would: the bucket must exist at the upstreams of the
+// handlers, checked before the document, and the document must pass S3's
+// rules. Its errors are S3's.
+func readConfiguration(r *http.Request, app *caddymodule.App, bucket string) (*cors.Configuration, error) {
+	if err := bucketMustExist(r, app, bucket); err != nil {
+		return nil, err
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBody+1))
+	if err != nil {
+		return nil, apiError(http.StatusBadRequest, err)
+	}
+	cfg, err := cors.Parse(body)
+	if err != nil {
+		return nil, s3Error(bucket, s3.AsError(err))
+	}
+	return cfg, nil
 }
 
 // bucketMustExist refuses a change, as PutBucketCors would, for a bucket

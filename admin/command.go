@@ -36,6 +36,10 @@ var verbs = []verb{
 	{name: "delete", args: []string{"<bucket>"}, what: "delete a bucket's CORS configuration"},
 	{name: "explain", args: []string{"<bucket>"}, what: "say how a request would be decided, rule by rule (JSON; flags below)"},
 	{name: "stats", args: []string{"<bucket>"}, what: "how often each rule decided, and why requests were refused, on this instance (table)"},
+	{name: "try", args: []string{"<bucket>", "<file|->"}, what: "put a candidate CORSConfiguration on report-only trial; the live one keeps answering"},
+	{name: "report", args: []string{"<bucket>"}, what: "what the trial of a bucket's candidate counted on every instance (table)"},
+	{name: "promote", args: []string{"<bucket>"}, what: "make a bucket's candidate its live configuration, as put would"},
+	{name: "discard", args: []string{"<bucket>"}, what: "drop a bucket's candidate; the live configuration stays"},
 	{name: "import", flags: []string{"--from-upstream"}, args: []string{"[<bucket>...]"},
 		what: "copy the store's own bucket CORS configurations here (every bucket without names)"},
 	{name: "import", args: []string{"<file|->"},
@@ -104,6 +108,10 @@ or --config says otherwise), so it needs no SigV4 credentials.
   caddy s3-cors explain photos --key cat.jpg --origin https://app.example \
       --request-method PUT --request-headers content-type,x-amz-date
   caddy s3-cors stats photos
+  caddy s3-cors try photos next-cors.xml
+  caddy s3-cors report photos
+  caddy s3-cors promote photos
+  caddy s3-cors discard photos
   caddy s3-cors import --from-upstream
   caddy s3-cors import --from-upstream photos videos --replace
   caddy s3-cors import buckets.ndjson
@@ -136,6 +144,14 @@ many rules, the one in force marked and deletions shown; with a version it
 prints that version's document. rollback restores a version (default: the
 previous configuration) as a new one and says which it restored; as put, it
 is refused for a bucket that the handlers' upstream does not have.
+
+try stores a candidate configuration, validated as put does, without
+changing what any request gets: every preflight and every other request with
+an Origin to the bucket is also decided by the candidate. report shows how
+many requests all instances saw, how many the candidate would newly refuse,
+newly allow or answer with other headers, and the last 20 it would have
+decided differently. promote makes the candidate live (a put, kept in the
+history); discard drops it.
 
 On failure (for import: a bucket that was refused or failed) the command
 prints the admin API's message and exits with status 1.`,
@@ -254,6 +270,19 @@ func runCommand(cmd *cobra.Command, args []string) error {
 		}
 		method, uri, body = http.MethodPost, basePath+"rollback/"+url.PathEscape(args[1]), bytes.NewReader(b)
 		header = http.Header{"Content-Type": {"application/json"}}
+	case "try":
+		doc, err := readDocument(args[2], cmd.InOrStdin())
+		if err != nil {
+			return err
+		}
+		method, uri, body = http.MethodPut, candidateURI(args[1]), bytes.NewReader(doc)
+		header = http.Header{"Content-Type": {"application/xml"}}
+	case "report":
+		method, uri = http.MethodGet, candidateURI(args[1])+"/report"
+	case "promote":
+		method, uri = http.MethodPost, candidateURI(args[1])+"/promote"
+	case "discard":
+		method, uri = http.MethodDelete, candidateURI(args[1])
 	}
 
 	res, err := caddycmd.AdminAPIRequest(addr, method, uri, header, body)
@@ -286,9 +315,14 @@ func bucketURI(bucket string) string {
 	return basePath + "buckets/" + url.PathEscape(bucket)
 }
 
+func candidateURI(bucket string) string {
+	return basePath + "candidates/" + url.PathEscape(bucket)
+}
+
 // printResponse prints what the admin API answered: a line saying what was
-// done for put and delete, the body as it is for the others, always ending
-// with a newline.
+// done for put, delete, try, promote and discard, tables for stats, report
+// and import, the body as it is for the others, always ending with a
+// newline.
 func printResponse(out io.Writer, verbName string, args []string, body io.Reader) error {
 	switch verbName {
 	case "put":
@@ -307,6 +341,30 @@ func printResponse(out io.Writer, verbName string, args []string, body io.Reader
 			return fmt.Errorf("reading the admin API's answer: %w", err)
 		}
 		return printStats(out, st)
+	case "try":
+		s, err := decodeAnswer[CandidateSummary](body)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(out, "stored a candidate CORS configuration for bucket %s (%s, version %s); "+
+			"requests are still answered by the live configuration: see caddy s3-cors report %s\n", s.Bucket, plural(s.Rules, "rule"), s.Version, s.Bucket)
+		return err
+	case "report":
+		report, err := decodeAnswer[caddymodule.TrialReport](body)
+		if err != nil {
+			return err
+		}
+		return printTrialReport(out, report)
+	case "promote":
+		s, err := decodeAnswer[BucketSummary](body)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(out, "promoted the candidate of bucket %s: it is the live CORS configuration now (%s)\n", s.Bucket, plural(s.Rules, "rule"))
+		return err
+	case "discard":
+		_, err := fmt.Fprintf(out, "discarded the candidate CORS configuration of bucket %s\n", args[1])
+		return err
 	case "import":
 		var report caddymodule.ImportReport
 		if err := json.NewDecoder(body).Decode(&report); err != nil {
@@ -338,6 +396,15 @@ func printResponse(out io.Writer, verbName string, args []string, body io.Reader
 	}
 	_, err = out.Write(b)
 	return err
+}
+
+// decodeAnswer reads the admin API's JSON answer as a T.
+func decodeAnswer[T any](body io.Reader) (T, error) {
+	var v T
+	if err := json.NewDecoder(body).Decode(&v); err != nil {
+		return v, fmt.Errorf("reading the admin API's answer: %w", err)
+	}
+	return v, nil
 }
 
 func plural(n int, noun string) string {

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"strconv"
@@ -11,9 +12,9 @@ import (
 	"github.com/s3cors/caddy-s3-cors/caddymodule"
 )
 
-// This file renders the answers of the stats, import, history and rollback
-// routes as the command prints them: tables and lines for people, where
-// the admin API answers JSON.
+// This file renders the answers of the stats, import, history, rollback
+// and trial report routes as the command prints them: tables and lines for
+// people, where the admin API answers JSON.
 
 // sinceEvents say in words why counting began when it did.
 var sinceEvents = map[string]string{
@@ -195,6 +196,83 @@ func printHistory(out io.Writer, h History) error {
 	return err
 }
 
+// comparedWith says in words what a candidate is compared against.
+func comparedWith(r caddymodule.TrialReport) string {
+	switch r.ComparedWith {
+	case caddymodule.SourceBucket.String():
+		return "the bucket's own configuration"
+	case caddymodule.SourceDefault.String():
+		return "the default " + r.DefaultFile + " (the bucket has no configuration of its own)"
+	}
+	return "no configuration: the bucket has none and no default applies, so every CORS request is refused now"
+}
+
+// sideText says how one side decided a disagreeing request.
+func sideText(s caddymodule.TrialSide) string {
+	if s.Allowed {
+		return "rule " + strconv.Itoa(s.Rule)
+	}
+	switch s.Outcome {
+	case "NotAllowed":
+		return "refused (" + s.Reason + ")"
+	case "NotEnabled":
+		return "refused (no configuration)"
+	}
+	return "refused (" + s.Outcome + ")"
+}
+
+// printTrialReport prints a trial's counts as a table, then its last
+// disagreements.
+func printTrialReport(out io.Writer, r caddymodule.TrialReport) error {
+	var b strings.Builder
+	c := r.Candidate
+	fmt.Fprintf(&b, "bucket %s: candidate %s (%s), stored %s by %s\n", r.Bucket, c.Version, plural(c.Rules, "rule"),
+		c.UpdatedAt.UTC().Format(time.DateTime+" MST"), cmp.Or(c.UpdatedBy, "-"))
+	fmt.Fprintf(&b, "compared with %s\n", comparedWith(r))
+	instances := make([]string, 0, len(r.Instances))
+	for _, in := range r.Instances {
+		name := in.Instance
+		if in.This {
+			name += " (this one)"
+		}
+		instances = append(instances, fmt.Sprintf("%s %s", name, plural(int(in.RequestsSeen), "request")))
+	}
+	if len(instances) == 0 {
+		instances = append(instances, "none has seen a request yet")
+	}
+	fmt.Fprintf(&b, "instances: %s\n\n", strings.Join(instances, ", "))
+
+	tally := table("", "SEEN", "AGREED", "WOULD NEWLY REFUSE", "WOULD NEWLY ALLOW", "WOULD CHANGE HEADERS")
+	for _, row := range []struct {
+		name string
+		t    caddymodule.TrialTally
+	}{{"preflights", r.Preflight}, {"other requests", r.Actual}, {"all", r.TrialTally}} {
+		tally = append(tally, []string{row.name, count(row.t.RequestsSeen), count(row.t.Agreements),
+			count(row.t.WouldNewlyRefuse), count(row.t.WouldNewlyAllow), count(row.t.WouldChangeHeaders)})
+	}
+	writeTable(&b, tally)
+
+	if len(r.LastDisagreements) == 0 {
+		b.WriteString("\nno disagreements so far\n")
+	} else {
+		fmt.Fprintf(&b, "\nlast %s, newest first:\n", plural(len(r.LastDisagreements), "disagreement"))
+		rows := table("TIME", "INSTANCE", "KIND", "CHANGE", "METHOD", "ORIGIN", "REQUEST METHOD", "REQUEST HEADERS", "KEY", "LIVE", "CANDIDATE")
+		for _, d := range r.LastDisagreements {
+			rows = append(rows, []string{
+				d.Time.UTC().Format(time.DateTime + " MST"), d.Instance, d.Kind, strings.ReplaceAll(d.Change, "_", " "),
+				cellText(d.Method), cellText(d.Origin), cellText(d.RequestMethod), cellText(d.RequestHeaders), cellText(d.Key),
+				sideText(d.Live), sideText(d.Candidate),
+			})
+		}
+		writeTable(&b, rows)
+	}
+	if r.Note != "" {
+		fmt.Fprintf(&b, "\nnote: %s\n", r.Note)
+	}
+	_, err := io.WriteString(out, b.String())
+	return err
+}
+
 // printRollback says which version a rollback restored, and as what.
 func printRollback(out io.Writer, r RollbackResult) error {
 	by := ""
@@ -204,4 +282,18 @@ func printRollback(out io.Writer, r RollbackResult) error {
 	_, err := fmt.Fprintf(out, "rolled bucket %s back to version %s, written %s%s (%s); it is in force as version %s\n",
 		r.Bucket, r.Restored.Version, clock(r.Restored.UpdatedAt), by, plural(r.Restored.Rules, "rule"), r.Version)
 	return err
+}
+
+// cellText is a value as a table cell shows it: "-" for none, and no
+// character that would break the table's lines or columns.
+func cellText(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return strings.Map(func(r rune) rune {
+		if r < ' ' || r == 0x7f {
+			return '?'
+		}
+		return r
+	}, s)
 }

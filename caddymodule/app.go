@@ -44,7 +44,9 @@ type App struct {
 	KeyPrefix string `json:"key_prefix,omitempty"`
 
 	// SyncInterval is how often this instance looks for changes made by
-	// other instances that share the storage. Default: 5s.
+	// other instances that share the storage, and stores what it counted
+	// for the report-only trials of candidate configurations (only when
+	// the counts changed). Default: 5s.
 	SyncInterval caddy.Duration `json:"sync_interval,omitempty"`
 
 	// StorageRaw is the storage that keeps the configurations. Default:
@@ -144,7 +146,7 @@ func (a *App) Validate() error {
 // keeps them in sync with the storage. The shared store logs to this
 // config's logger from now on.
 func (a *App) Start() error {
-	a.shared.store.SetLogger(a.logger)
+	a.shared.setLogger(a.logger)
 	a.shared.interval.Store(int64(a.SyncInterval))
 	a.shared.start(a.logger)
 	if httpApp, err := a.ctx.AppIfConfigured("http"); err == nil {
@@ -200,28 +202,42 @@ var stores = caddy.NewUsagePool()
 type sharedStore struct {
 	store    *store.Store
 	stats    *statsTable  // what the buckets' configurations decided
+	trials   *trialTable  // what the candidates on trial would have decided
 	interval atomic.Int64 // time.Duration; the latest config's sync_interval
+	log      atomic.Pointer[zap.Logger]
 
 	startOnce sync.Once
 	ready     chan struct{} // closed when the first load has finished
 	ctx       context.Context
 	cancel    context.CancelFunc
+	loops     sync.WaitGroup // the loop that stores the trial counts
 }
 
 func newSharedStore(storage certmagic.Storage, prefix string, logger *zap.Logger) *sharedStore {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &sharedStore{
+	s := &sharedStore{
 		store:  store.New(storage, store.Options{Prefix: prefix, Logger: logger}),
 		stats:  newStatsTable(time.Now()),
+		trials: new(trialTable),
 		ready:  make(chan struct{}),
 		ctx:    ctx,
 		cancel: cancel,
 	}
+	s.log.Store(logger)
+	return s
 }
 
-// start loads the configurations and starts the sync loop, the first time
-// it is called. The loop reads the interval anew for every poll, so that a
-// reload can change it.
+// setLogger makes l the logger of the store and its loops from now on.
+func (s *sharedStore) setLogger(l *zap.Logger) {
+	s.log.Store(l)
+	s.store.SetLogger(l)
+}
+
+func (s *sharedStore) logger() *zap.Logger { return s.log.Load() }
+
+// start loads the configurations and starts the sync loop and the loop
+// that stores the trial counts, the first time it is called. The loops read
+// the interval anew every time, so that a reload can change it.
 func (s *sharedStore) start(logger *zap.Logger) {
 	s.startOnce.Do(func() {
 		loadCtx, cancel := context.WithTimeout(s.ctx, initialLoadTimeout)
@@ -233,7 +249,9 @@ func (s *sharedStore) start(logger *zap.Logger) {
 			logger.Error("loading bucket CORS configurations; retrying every sync interval", zap.Error(err))
 		}
 		close(s.ready)
-		go s.store.Run(s.ctx, func() time.Duration { return time.Duration(s.interval.Load()) })
+		interval := func() time.Duration { return time.Duration(s.interval.Load()) }
+		go s.store.Run(s.ctx, interval)
+		s.loops.Go(func() { s.runTrials(s.ctx, interval) })
 	})
 }
 
@@ -246,9 +264,11 @@ func (s *sharedStore) waitReady(ctx context.Context) {
 	}
 }
 
-// Destruct stops the sync loop when the last config using the store is gone.
+// Destruct stops the loops when the last config using the store is gone,
+// after the trial counts are stored one last time.
 func (s *sharedStore) Destruct() error {
 	s.cancel()
+	s.loops.Wait()
 	return nil
 }
 

@@ -27,7 +27,7 @@ func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request, t s3.Target) 
 	// S3 adds CORS headers to these responses too, from the configuration
 	// in force before the request (spec C.2), whatever the status; a bucket
 	// without one gets the default's, as its other requests do.
-	h.writeCORS(w.Header(), h.decideActual(r, t.Bucket))
+	h.writeCORS(w.Header(), h.decideActual(r, t))
 
 	if op == "other" {
 		fail(s3.ErrMethodNotAllowed(r.Method, "BUCKET"))

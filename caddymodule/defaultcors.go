@@ -13,6 +13,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/s3cors/caddy-s3-cors/cors"
+	"github.com/s3cors/caddy-s3-cors/store"
 )
 
 // PolicySource says which configuration decides a bucket's CORS.
@@ -148,18 +149,21 @@ func (c *configDefault) get() (*defaultCORS, string) {
 }
 
 // resolve returns the policy that decides bucket's CORS at a handler whose
-// default is def (nil without default_cors), and where it comes from. The
-// bucket that bucket_storage keeps the configurations in never gets the
-// default: its objects are the configurations, and a browser should read
-// them only if the operator gave that bucket a configuration of its own.
-func (a *App) resolve(bucket string, def *defaultCORS) (*cors.Policy, PolicySource) {
-	if p := a.shared.store.Lookup(bucket).Live; p != nil {
-		return p, SourceBucket
+// default is def (nil without default_cors), where it comes from, and the
+// bucket's candidate on trial (nil for nearly every bucket), which is
+// compared with that policy, whichever it is. The bucket that
+// bucket_storage keeps the configurations in never gets the default: its
+// objects are the configurations, and a browser should read them only if
+// the operator gave that bucket a configuration of its own.
+func (a *App) resolve(bucket string, def *defaultCORS) (*cors.Policy, PolicySource, *store.Candidate) {
+	p := a.shared.store.Lookup(bucket)
+	if p.Live != nil {
+		return p.Live, SourceBucket, p.Candidate
 	}
 	if def == nil || bucket == a.configBucket {
-		return nil, SourceNone
+		return nil, SourceNone, p.Candidate
 	}
-	return def.policy, SourceDefault
+	return def.policy, SourceDefault, p.Candidate
 }
 
 // Policy returns the policy that decides bucket's CORS at the handlers
@@ -167,7 +171,8 @@ func (a *App) resolve(bucket string, def *defaultCORS) (*cors.Policy, PolicySour
 // configuration, the default, or none (a nil policy).
 func (a *App) Policy(bucket string) (*cors.Policy, PolicySource) {
 	d, _ := a.defaults.get()
-	return a.resolve(bucket, d)
+	p, src, _ := a.resolve(bucket, d)
+	return p, src
 }
 
 // DefaultFile is the default_cors file of the config's handlers; "" when

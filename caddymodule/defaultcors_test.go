@@ -168,7 +168,7 @@ func TestResolve(t *testing.T) {
 		{"configs", d, nil, SourceNone},
 		{"other", nil, nil, SourceNone},
 	} {
-		p, src := h.app.resolve(c.bucket, c.def)
+		p, src, _ := h.app.resolve(c.bucket, c.def)
 		if p != c.policy || src != c.source {
 			t.Errorf("%s (default %v): %p %s, want %p %s", c.bucket, c.def != nil, p, src, c.policy, c.source)
 		}
@@ -182,7 +182,7 @@ func TestResolve(t *testing.T) {
 	if _, err := h.store().Put(context.Background(), "configs", cfg, "test"); err != nil {
 		t.Fatal(err)
 	}
-	if _, src := h.app.resolve("configs", d); src != SourceBucket {
+	if _, src, _ := h.app.resolve("configs", d); src != SourceBucket {
 		t.Errorf("the bucket_storage bucket with a configuration of its own: %s", src)
 	}
 }

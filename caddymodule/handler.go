@@ -285,7 +285,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 // so that a page allowed to read the bucket can read why.
 func (h *Handler) serveRefusal(w http.ResponseWriter, r *http.Request, c s3.Classification) {
 	if c.Target.Bucket != "" {
-		h.writeCORS(w.Header(), h.decideActual(r, c.Target.Bucket))
+		h.writeCORS(w.Header(), h.decideActual(r, c.Target))
 	}
 	ids := s3.NewIDs()
 	if ce := h.logger.Check(zap.DebugLevel, "request refused: S3 and the store could read it differently"); ce != nil {
@@ -298,20 +298,57 @@ func (h *Handler) serveRefusal(w http.ResponseWriter, r *http.Request, c s3.Clas
 // store is where the bucket configurations live.
 func (h *Handler) store() *store.Store { return h.app.shared.store }
 
-// decideActual decides which CORS headers a request to bucket other than a
+// decideActual decides which CORS headers a request to t other than a
 // preflight gets, from the bucket's configuration or the default, and
-// counts the decision of a request that has an Origin.
-func (h *Handler) decideActual(r *http.Request, bucket string) cors.Decision {
-	policy, src := h.app.resolve(bucket, h.defaultCORS)
-	if policy == nil {
+// counts the decision of a request that has an Origin, also for the
+// bucket's candidate on trial.
+func (h *Handler) decideActual(r *http.Request, t s3.Target) cors.Decision {
+	policy, src, cand := h.app.resolve(t.Bucket, h.defaultCORS)
+	if policy == nil && cand == nil {
 		return cors.Decision{}
 	}
 	req := cors.NewRequest(r.Method, r.Header)
 	d := policy.Actual(req)
 	if req.Origin != "" {
-		h.count(bucket, policy, src, d, countActual)
+		h.count(t.Bucket, policy, src, d, countActual)
+		if cand != nil {
+			h.trial(t, cand, src, countActual, &req, d)
+		}
 	}
 	return d
+}
+
+// trial decides req, of kind, by t's candidate cand too, and counts how that
+// would differ from live, the decision from src that answers it.
+func (h *Handler) trial(t s3.Target, cand *store.Candidate, src PolicySource, kind int, req *cors.Request, live cors.Decision) {
+	var d cors.Decision
+	switch {
+	case live.Outcome() == cors.BucketNotFound:
+		d = live // no configuration can change that
+	case kind == countPreflight:
+		d = cand.Policy.Preflight(*req)
+	default:
+		d = cand.Policy.Actual(*req)
+	}
+	change := h.app.shared.trials.counts(t.Bucket, cand).record(kind, src, req, t.Key, live, d)
+	if change == changeNone {
+		return
+	}
+	h.app.metrics.countTrial(change)
+	if ce := h.logger.Check(zap.DebugLevel, "the candidate on trial would decide differently"); ce != nil {
+		ce.Write(
+			zap.String("bucket", t.Bucket),
+			zap.String("candidate", cand.Version),
+			zap.Stringer("change", change),
+			zap.String("kind", countKindNames[kind]),
+			zap.String("origin", req.Origin),
+			zap.String("request_method", req.RequestMethod),
+			zap.Strings("request_headers", req.RequestHeaders),
+			zap.Stringer("source", src),
+			zap.Int("live_rule", live.Rule()),
+			zap.Int("candidate_rule", d.Rule()),
+		)
+	}
 }
 
 // count records decision d of a request of kind, made by policy from src,
@@ -357,9 +394,10 @@ func (h *Handler) servePreflight(w http.ResponseWriter, r *http.Request, t s3.Ta
 		d      cors.Decision
 		policy *cors.Policy
 		src    PolicySource
+		cand   *store.Candidate
 	)
 	if t.Bucket != "" {
-		policy, src = h.app.resolve(t.Bucket, h.defaultCORS)
+		policy, src, cand = h.app.resolve(t.Bucket, h.defaultCORS)
 	}
 	switch {
 	case t.Bucket == "":
@@ -371,6 +409,9 @@ func (h *Handler) servePreflight(w http.ResponseWriter, r *http.Request, t s3.Ta
 	}
 	h.app.metrics.countPreflight(d.Outcome())
 	h.count(t.Bucket, policy, src, d, countPreflight)
+	if cand != nil {
+		h.trial(t, cand, src, countPreflight, &req, d)
+	}
 
 	ids := s3.NewIDs()
 	if !d.Allowed() {
@@ -443,7 +484,7 @@ func (h *Handler) bucketExists(r *http.Request, bucket string) bool {
 // response (spec C).
 func (h *Handler) serveProxied(w http.ResponseWriter, r *http.Request, c s3.Classification, next caddyhttp.Handler) error {
 	t := c.Target
-	status, err := h.forward(w, r, next, h.decideActual(r, t.Bucket), h.AlwaysVary)
+	status, err := h.forward(w, r, next, h.decideActual(r, t), h.AlwaysVary)
 	if status < 200 || status >= 300 {
 		return err
 	}

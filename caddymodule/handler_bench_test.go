@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -19,7 +20,14 @@ import (
 // store on a temporary file system storage holds one configuration.
 func newBenchHandler(b testing.TB) *Handler {
 	b.Helper()
-	shared := newSharedStore(&certmagic.FileStorage{Path: b.TempDir()}, store.DefaultPrefix, zap.NewNop())
+	return newHandlerOn(b, &certmagic.FileStorage{Path: b.TempDir()})
+}
+
+// newHandlerOn is a handler as newBenchHandler makes it, whose store is on
+// storage, as another instance's may be.
+func newHandlerOn(b testing.TB, storage certmagic.Storage) *Handler {
+	b.Helper()
+	shared := newSharedStore(storage, store.DefaultPrefix, zap.NewNop())
 	b.Cleanup(func() { _ = shared.Destruct() })
 	shared.start(zap.NewNop())
 	m, err := registerMetrics(nil, shared.store)
@@ -105,6 +113,17 @@ func BenchmarkServeHTTP(b *testing.B) {
 	}
 }
 
+// allowedPreflight is a preflight the bench handler's configuration allows.
+func allowedPreflight() *http.Request {
+	r := httptest.NewRequest(http.MethodOptions, "http://s3.example.com/bucket/key", nil)
+	r.Header = http.Header{
+		"Origin":                         {"https://app.example.com"},
+		"Access-Control-Request-Method":  {"PUT"},
+		"Access-Control-Request-Headers": {"content-type,x-amz-date"},
+	}
+	return r
+}
+
 // BenchmarkPreflightCounting measures what counting decisions for the
 // stats route adds to an allowed preflight: a handler that counts and one
 // that does not (no stats table) answer the same preflight in alternating
@@ -114,12 +133,7 @@ func BenchmarkPreflightCounting(b *testing.B) {
 	counted := newBenchHandler(b)
 	uncounted := newBenchHandler(b)
 	uncounted.app.shared.stats = nil
-	r := httptest.NewRequest(http.MethodOptions, "http://s3.example.com/bucket/key", nil)
-	r.Header = http.Header{
-		"Origin":                         {"https://app.example.com"},
-		"Access-Control-Request-Method":  {"PUT"},
-		"Access-Control-Request-Headers": {"content-type,x-amz-date"},
-	}
+	r := allowedPreflight()
 	w := &benchWriter{h: make(http.Header)}
 	const round = 64
 	run := func(h *Handler) time.Duration {
@@ -154,5 +168,59 @@ func BenchmarkPreflightCounting(b *testing.B) {
 	b.ReportMetric(float64(withStats)/float64(without), "counted/uncounted")
 	if got := counted.app.Stats("bucket").Rules[0].Preflight; got != uint64(n) {
 		b.Fatalf("counted %d preflights of %v", got, n)
+	}
+}
+
+// BenchmarkPreflightTrial measures what a report-only trial adds to an
+// allowed preflight: handlers whose bucket has no candidate, a candidate
+// that agrees (the same rules: a second decision and an atomic add), and
+// one that would refuse (also a disagreement kept in the ring) answer the
+// same preflight in rotating rounds of one run, and the ratios of their
+// times to the first are reported.
+func BenchmarkPreflightTrial(b *testing.B) {
+	none, agrees, refuses := newBenchHandler(b), newBenchHandler(b), newBenchHandler(b)
+	live, _ := none.store().Get("bucket")
+	tryDoc(b, agrees, "bucket", live.Document)
+	tryDoc(b, refuses, "bucket", strings.Replace(live.Document, "https://app.example.com", "https://other.example.com", 1))
+	r := allowedPreflight()
+	w := &benchWriter{h: make(http.Header)}
+	const round = 64
+	handlers := []*Handler{none, agrees, refuses}
+	times := make([]time.Duration, len(handlers))
+	rounds := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		// Which goes first rotates, so that none always runs on a warmer
+		// cache.
+		for i := range handlers {
+			j := (i + rounds) % len(handlers)
+			start := time.Now()
+			for range round {
+				clear(w.h)
+				_ = handlers[j].ServeHTTP(w, r, upstreamStub{})
+			}
+			times[j] += time.Since(start)
+			if w.status != http.StatusOK {
+				b.Fatalf("status %d", w.status)
+			}
+		}
+		rounds++
+	}
+	n := float64(rounds * round)
+	b.ReportMetric(float64(times[0].Nanoseconds())/n, "ns/no-candidate")
+	b.ReportMetric(float64(times[1].Nanoseconds())/n, "ns/agreeing")
+	b.ReportMetric(float64(times[2].Nanoseconds())/n, "ns/disagreeing")
+	b.ReportMetric(float64(times[1])/float64(times[0]), "agreeing/no-candidate")
+	b.ReportMetric(float64(times[2])/float64(times[0]), "disagreeing/no-candidate")
+	for _, c := range []struct {
+		h    *Handler
+		want TrialTally
+	}{
+		{agrees, TrialTally{RequestsSeen: uint64(n), Agreements: uint64(n)}},
+		{refuses, TrialTally{RequestsSeen: uint64(n), WouldNewlyRefuse: uint64(n)}},
+	} {
+		if got := trialReport(b, c.h, "bucket").TrialTally; got != c.want {
+			b.Fatalf("counted %+v, want %+v", got, c.want)
+		}
 	}
 }

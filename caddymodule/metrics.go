@@ -17,12 +17,15 @@ import (
 // Caddy makes a new registry for each one. Bucket names and origins are
 // never labels: their number is unbounded.
 type metrics struct {
-	preflights  *prometheus.CounterVec
-	apiRequests *prometheus.CounterVec
+	preflights         *prometheus.CounterVec
+	apiRequests        *prometheus.CounterVec
+	trialDisagreements *prometheus.CounterVec
 
-	// byOutcome holds the preflight counter of each outcome, so that
-	// counting a preflight costs no label lookup.
+	// byOutcome holds the preflight counter of each outcome, and byChange
+	// the disagreement counter of each change, so that counting costs no
+	// label lookup.
 	byOutcome [8]prometheus.Counter
+	byChange  [trialChanges]prometheus.Counter
 }
 
 var (
@@ -45,6 +48,13 @@ func newMetrics() *metrics {
 			Namespace: metricsNamespace, Subsystem: metricsSubsystem, Name: "api_requests_total",
 			Help: "Calls of the bucket ?cors API, by operation and S3 result code.",
 		}, []string{"operation", "code"}),
+		trialDisagreements: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: metricsNamespace, Subsystem: metricsSubsystem, Name: "trial_disagreements_total",
+			Help: "Requests that a candidate configuration on trial would have decided differently, by change, over all buckets.",
+		}, []string{"change"}),
+	}
+	for c := changeNone + 1; c < trialChanges; c++ {
+		m.byChange[c] = m.trialDisagreements.WithLabelValues(c.String())
 	}
 	for i := range m.byOutcome {
 		if name := snakeCase(cors.Outcome(i).String()); !strings.HasPrefix(name, "outcome(") {
@@ -61,6 +71,14 @@ func (m *metrics) countPreflight(o cors.Outcome) {
 		return
 	}
 	m.preflights.WithLabelValues(snakeCase(o.String())).Inc()
+}
+
+// countTrial counts a request that a candidate on trial would have decided
+// differently, as change says.
+func (m *metrics) countTrial(change trialChange) {
+	if change > changeNone && change < trialChanges {
+		m.byChange[change].Inc()
+	}
 }
 
 // snakeCase turns an outcome's name such as NotAllowed into the label
@@ -93,8 +111,11 @@ func registerMetrics(reg *prometheus.Registry, st *store.Store) (*metrics, error
 	collectors := []prometheus.Collector{
 		allMetrics.preflights,
 		allMetrics.apiRequests,
+		allMetrics.trialDisagreements,
 		prometheus.NewGaugeFunc(opts("buckets_configured", "Buckets that have a CORS configuration."),
 			func() float64 { return float64(st.Stats().Buckets) }),
+		prometheus.NewGaugeFunc(opts("candidates_on_trial", "Buckets that have a candidate CORS configuration on trial."),
+			func() float64 { return float64(st.Stats().Candidates) }),
 		prometheus.NewGaugeFunc(opts("last_sync_success_timestamp_seconds", "When the configurations were last read from the storage without error."),
 			func() float64 {
 				if t := st.Stats().LastSync; !t.IsZero() {

@@ -139,6 +139,21 @@ func (d Decision) Reason() Reason { return d.reason }
 // Rule is the index of the matched rule, or -1 if none matched.
 func (d Decision) Rule() int { return int(d.index) - 1 }
 
+// SameHeaders reports whether d and o, decisions of one request by two
+// policies, give its response the same CORS headers: both allow nothing, or
+// both allow with rules that write the same values. Which rule matched does
+// not matter when the headers agree. It allocates nothing.
+func (d Decision) SameHeaders(o Decision) bool {
+	if !d.Allowed() || !o.Allowed() {
+		return d.Allowed() == o.Allowed()
+	}
+	// The request's own values (the echoed origin, the requested headers)
+	// are the same on both sides; only what the rules add can differ.
+	a, b := d.rule, o.rule
+	const written = anyOrigin | hasExpose
+	return a.flags&written == b.flags&written && a.acam == b.acam && a.aceh == b.aceh && a.acma == b.acma
+}
+
 // DeniedHeader is, when Reason is ReasonHeader, the first requested header
 // that the lowest-numbered rule allowing origin and method does not allow, as
 // the request spelled it (trimmed, case kept).

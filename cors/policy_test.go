@@ -599,3 +599,58 @@ func TestConcurrentUse(t *testing.T) {
 		<-done
 	}
 }
+
+// SameHeaders must say exactly whether two decisions of one request write
+// the same headers: checked against the headers written, for every pair of
+// single-rule policies below and requests that each allows or refuses.
+func TestSameHeaders(t *testing.T) {
+	base := Rule{AllowedOrigins: []string{"https://o.test"}, AllowedMethods: []string{"GET", "PUT"}, AllowedHeaders: []string{"*"}}
+	vary := func(change func(*Rule)) Rule {
+		r := base
+		r.AllowedOrigins = append([]string(nil), base.AllowedOrigins...)
+		change(&r)
+		return r
+	}
+	rules := map[string]Rule{
+		"base":           base,
+		"same values":    vary(func(r *Rule) { r.ID = "other id"; r.AllowedOrigins = []string{"https://*.test"} }),
+		"any origin":     vary(func(r *Rule) { r.AllowedOrigins = []string{"*"} }),
+		"other methods":  vary(func(r *Rule) { r.AllowedMethods = []string{"PUT", "GET"} }),
+		"exposes ETag":   vary(func(r *Rule) { r.ExposeHeaders = []string{"ETag"} }),
+		"max age":        vary(func(r *Rule) { r.MaxAgeSeconds = intp(600) }),
+		"another origin": vary(func(r *Rule) { r.AllowedOrigins = []string{"https://p.test"} }),
+		"named headers":  vary(func(r *Rule) { r.AllowedHeaders = []string{"content-type"} }),
+	}
+	reqs := []Request{
+		preflightReq("https://o.test", "PUT", "content-type"),
+		preflightReq("https://o.test", "PUT", "x-amz-date"),
+		preflightReq("https://o.test", "GET"),
+		NewRequest(http.MethodGet, http.Header{"Origin": {"https://o.test"}}),
+		preflightReq("", "GET"),
+	}
+	compared := map[bool]int{}
+	for an, a := range rules {
+		for bn, b := range rules {
+			pa, pb := mustPolicy(t, a), mustPolicy(t, b)
+			for _, req := range reqs {
+				da, db := pa.Preflight(req), pb.Preflight(req)
+				if req.Method != http.MethodOptions {
+					da, db = pa.Actual(req), pb.Actual(req)
+				}
+				want := reflect.DeepEqual(written(da), written(db))
+				if got := da.SameHeaders(db); got != want {
+					t.Errorf("%s vs %s, %+v: SameHeaders %v, the written headers say %v", an, bn, req, got, want)
+				}
+				compared[want]++
+			}
+		}
+	}
+	if compared[true] == 0 || compared[false] == 0 {
+		t.Fatalf("the fixture compared only one kind of pair: %v", compared)
+	}
+	// A nil policy refuses, as a policy whose rules match nothing does.
+	req := preflightReq("https://x.test", "GET")
+	if !(*Policy)(nil).Preflight(req).SameHeaders(mustPolicy(t, base).Preflight(req)) {
+		t.Error("two refusals differ")
+	}
+}

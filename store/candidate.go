@@ -48,7 +48,8 @@ func (s *Store) candidateKey(bucket string) string {
 // Try stores cfg as bucket's candidate configuration, replacing any other
 // candidate, and returns it as stored. Like a configuration, it is durable
 // when Try returns and reaches the other instances at their next Sync. The
-// bucket's live configuration, if any, is not changed. by is as for Put.
+// bucket's live configuration, if any, is not changed. The trial counts of
+// the candidate it replaces are removed. by is as for Put.
 func (s *Store) Try(ctx context.Context, bucket string, cfg *cors.Configuration, by string) (Record, error) {
 	p, err := s.prepare(bucket, cfg, nil)
 	if err != nil {
@@ -66,6 +67,7 @@ func (s *Store) Try(ctx context.Context, bucket string, cfg *cors.Configuration,
 	}
 	s.installCandidate(bucket, newCandidate(rec, p.policy), p.digest)
 	unlock()
+	s.removeTrialCounts(ctx, bucket, rec.Version)
 
 	s.logger().Info("candidate CORS configuration stored",
 		zap.String("bucket", bucket), zap.Int("rules", p.policy.Len()),
@@ -104,8 +106,8 @@ func (s *Store) GetCandidate(bucket string) (Record, bool) {
 
 // Promote makes bucket's candidate its live configuration, by a Put of the
 // candidate's document (so the configuration it replaces is in the
-// history), then removes the candidate. It returns the new live record. by
-// is as for Put.
+// history), then removes the candidate and its trial counts. It returns the
+// new live record. by is as for Put.
 func (s *Store) Promote(ctx context.Context, bucket, by string) (Record, error) {
 	if !s3.ValidBucketName(bucket) {
 		return Record{}, invalidBucket(bucket)
@@ -134,6 +136,7 @@ func (s *Store) Promote(ctx context.Context, bucket, by string) (Record, error) 
 		// The promotion itself is done; the candidate can be discarded.
 		s.logger().Warn("removing the promoted candidate CORS configuration", zap.String("bucket", bucket), zap.Error(err))
 	}
+	s.removeTrialCounts(ctx, bucket, "")
 	s.logger().Info("candidate CORS configuration promoted",
 		zap.String("bucket", bucket), zap.Int("rules", rules),
 		zap.String("by", by), zap.String("candidate", cand.Version), zap.String("version", rec.Version))
@@ -143,7 +146,8 @@ func (s *Store) Promote(ctx context.Context, bucket, by string) (Record, error) 
 	return rec, nil
 }
 
-// Discard removes bucket's candidate configuration. existed reports whether
+// Discard removes bucket's candidate configuration and its trial counts.
+// existed reports whether
 // there was one, as far as this instance and storage could tell; discarding
 // a missing candidate is not an error.
 func (s *Store) Discard(ctx context.Context, bucket, by string) (existed bool, err error) {
@@ -157,6 +161,7 @@ func (s *Store) Discard(ctx context.Context, bucket, by string) (existed bool, e
 	if err := s.removeCandidate(ctx, bucket); err != nil {
 		return false, err
 	}
+	s.removeTrialCounts(ctx, bucket, "")
 	if existed {
 		s.logger().Info("candidate CORS configuration discarded", zap.String("bucket", bucket), zap.String("by", by))
 	}

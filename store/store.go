@@ -10,6 +10,11 @@
 //
 //	s3_cors/buckets/<bucket>.json        one Record per configured bucket
 //	s3_cors/candidates/<bucket>.json     the Record of a candidate on trial
+//	s3_cors/trials/<bucket>/<version>/<instance>.json
+//	                                     one instance's counts of the trial
+//	                                     of candidate <version>, written by
+//	                                     the instance (SaveTrialCounts) and
+//	                                     removed with the candidate
 //	s3_cors/history/<bucket>/<time>-<version>.json
 //	                                     an earlier version of the bucket's
 //	                                     Record, or its deletion; the newest
@@ -44,7 +49,11 @@
 // A candidate (Try) is stored and announced exactly like a configuration,
 // with journal entries marked as the candidate's, and served next to the
 // live configuration by Lookup, for report-only trials; Promote is a Put
-// of its document followed by its removal, Discard its removal.
+// of its document followed by its removal, Discard its removal. What the
+// instances counted during a trial they store themselves, one document per
+// instance and candidate version (SaveTrialCounts, TrialCounts); a Try
+// removes the counts of the candidate it replaces, and Promote and Discard
+// those of the candidate they end.
 //
 // # How instances agree
 //
@@ -224,6 +233,7 @@ type Store struct {
 
 	bucketsDir    string
 	candidatesDir string
+	trialsDir     string
 	historyDir    string
 	journalDir    string
 	batchesDir    string
@@ -302,6 +312,7 @@ func New(storage certmagic.Storage, opts Options) *Store {
 		id:            newID()[:16],
 		bucketsDir:    opts.Prefix + "/buckets",
 		candidatesDir: opts.Prefix + "/candidates",
+		trialsDir:     opts.Prefix + "/trials",
 		historyDir:    opts.Prefix + "/history",
 		journalDir:    opts.Prefix + "/journal",
 		batchesDir:    opts.Prefix + "/batches",
