@@ -1,7 +1,6 @@
 package cors
 
 import (
-	"encoding/binary"
 	"math/bits"
 	"strings"
 )
@@ -166,55 +165,6 @@ func (s *ruleSet) next() int {
 	return -1
 }
 
-// The names of an Access-Control-Request-Headers value, given as its lines,
-// are read the way spec B.3 says: split on ",", spaces and tabs trimmed, empty
-// items skipped. The loops that read them never allocate; the names are
-// substrings of the lines, in their original case.
-
-// cutName splits the next item off a line; name is "" for an empty item.
-func cutName(line string) (name, rest string) {
-	item := line
-	if i := strings.IndexByte(line, ','); i >= 0 {
-		item, rest = line[:i], line[i+1:]
-	}
-	return trimOWS(item), rest
-}
-
-func trimOWS(s string) string {
-	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
-		s = s[1:]
-	}
-	for len(s) > 0 && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
-		s = s[:len(s)-1]
-	}
-	return s
-}
-
-// scanRequestHeaders makes the bounded first pass over the lines: it reports
-// whether their joined size exceeds MaxRequestHeadersSize (stopping as soon as
-// it does, so the work is bounded by the cap however many lines there are) and
-// otherwise whether they name at least one header.
-func scanRequestHeaders(lines []string) (tooLarge, named bool) {
-	n := 0
-	for i, s := range lines {
-		if i > 0 {
-			n++ // the "," that joins two lines
-		}
-		n += len(s)
-		if n > MaxRequestHeadersSize {
-			return true, false
-		}
-	}
-	for _, s := range lines {
-		for i := 0; i < len(s); i++ {
-			if c := s[i]; c != ',' && c != ' ' && c != '\t' {
-				return false, true
-			}
-		}
-	}
-	return false, false
-}
-
 // allowsHeaders reports whether the rule allows every name listed in lines,
 // and otherwise returns the first name it does not allow. The list is within
 // MaxRequestHeadersSize, so it holds at most 4096 names; each is compared
@@ -307,92 +257,4 @@ func searchLower(sorted []string, name string) bool {
 		}
 	}
 	return false
-}
-
-// acahCap bounds the length of the Access-Control-Allow-Headers value for
-// lines from above, without reading the names: each "," may become ", ", and
-// lines are joined by ", ".
-func acahCap(lines []string) int {
-	n := 2 * (len(lines) - 1)
-	for _, s := range lines {
-		n += len(s) + strings.Count(s, ",")
-	}
-	return n
-}
-
-// echoable returns the one line of the list that names headers when it is
-// already the Access-Control-Allow-Headers value: lowercase names joined by
-// ", ", with nothing around them. Browsers send a single name in that form.
-func echoable(lines []string) (string, bool) {
-	var line string
-	for _, s := range lines {
-		if strings.Trim(s, ", \t") == "" {
-			continue
-		}
-		if line != "" {
-			return "", false
-		}
-		line = s
-	}
-	if line == "" || line[0] == ' ' || line[0] == ',' || line[len(line)-1] == ' ' || line[len(line)-1] == ',' {
-		return "", false
-	}
-	for i := 0; i < len(line); i++ {
-		switch c := line[i]; {
-		case 'A' <= c && c <= 'Z', c == '\t', c == ' ':
-			return "", false
-		case c == ',':
-			// Exactly ", " and then a name.
-			if i+2 >= len(line) || line[i+1] != ' ' {
-				return "", false
-			}
-			if n := line[i+2]; n == ' ' || n == '\t' || n == ',' {
-				return "", false
-			}
-			i++
-		}
-	}
-	return line, true
-}
-
-// appendACAH appends the Access-Control-Allow-Headers value (spec B.4): the
-// requested names lowercased, in request order, joined by ", ".
-func appendACAH(b []byte, lines []string) []byte {
-	start := len(b)
-	for _, s := range lines {
-		for s != "" {
-			var name string
-			if name, s = cutName(s); name == "" {
-				continue
-			}
-			if len(b) > start {
-				b = append(b, ", "...)
-			}
-			b = append(b, name...)
-		}
-	}
-	lowerInPlace(b[start:])
-	return b
-}
-
-// lowerInPlace lowercases the ASCII letters of b, eight bytes at a time:
-// a loop over every byte would cost as much as the rest of the response.
-func lowerInPlace(b []byte) {
-	const (
-		ones = 0x0101010101010101
-		high = 0x80 * ones
-	)
-	i := 0
-	for ; i+8 <= len(b); i += 8 {
-		w := binary.LittleEndian.Uint64(b[i:])
-		// For a byte x below 0x80, x+0x3f has its high bit set when x >= 'A'
-		// and x+0x25 when x > 'Z'; neither sum carries into the next byte.
-		// Bytes from 0x80 up are left out by the last mask.
-		low7 := w &^ high
-		upper := (low7 + 0x3f*ones) &^ (low7 + 0x25*ones) &^ w & high
-		binary.LittleEndian.PutUint64(b[i:], w|upper>>2)
-	}
-	for ; i < len(b); i++ {
-		b[i] = toLower(b[i])
-	}
 }

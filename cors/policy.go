@@ -4,7 +4,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unsafe"
 )
 
 // Policy is the compiled form of a valid Configuration: the rules with their
@@ -76,9 +75,10 @@ func Compile(c *Configuration) *Policy {
 	} else {
 		p.rules = make([]rule, len(c.Rules))
 	}
-	// The first pass only measures, so that the second can place every
-	// string in one arena and every list in one backing array, sized exactly.
-	b := builder{measuring: true, seen: make(map[string]string)}
+	// The first pass lays out every string in one arena and counts the list
+	// entries; the second places them, so each kind of value costs one
+	// allocation however many rules the policy has.
+	b := builder{at: make(map[string]int)}
 	b.compile(c, p.rules)
 	b.start()
 	b.compile(c, p.rules)
@@ -88,23 +88,25 @@ func Compile(c *Configuration) *Policy {
 
 // builder lays out the strings and lists of a policy.
 type builder struct {
-	measuring bool
-	bytes     int // arena size
-	slots     int // list backing size
-	arena     []byte
+	placing   bool
+	arena     []byte         // the first pass appends every distinct string here
+	text      string         // the arena as one string, for the second pass
+	at        map[string]int // offset in the arena of every distinct string
+	slots     int            // list backing size
 	lists     []string
 	patterns  []originPattern
 	npatterns int
-	seen      map[string]string // interned value by content
 }
 
-// start ends the measuring pass.
+// start ends the first pass: the arena becomes one string, of which every
+// string of the policy is a substring, and the list backings are allocated
+// at their exact sizes.
 func (b *builder) start() {
-	b.arena = make([]byte, 0, b.bytes)
+	b.text = string(b.arena)
+	b.arena = nil
 	b.lists = make([]string, 0, b.slots)
 	b.patterns = make([]originPattern, 0, b.npatterns)
-	clear(b.seen)
-	b.measuring = false
+	b.placing = true
 }
 
 // str returns s interned in the policy's arena: identical values share
@@ -113,21 +115,15 @@ func (b *builder) str(s string) string {
 	if s == "" {
 		return ""
 	}
-	if v, ok := b.seen[s]; ok {
-		return v
+	if b.placing {
+		at := b.at[s]
+		return b.text[at : at+len(s)]
 	}
-	if b.measuring {
-		b.bytes += len(s)
-		b.seen[s] = s
-		return s
+	if _, ok := b.at[s]; !ok {
+		b.at[s] = len(b.arena)
+		b.arena = append(b.arena, s...)
 	}
-	// The arena was sized exactly, so append never moves it: each string
-	// made here points at bytes that are final and are never written again.
-	at := len(b.arena)
-	b.arena = append(b.arena, s...)
-	v := unsafe.String(&b.arena[at], len(s))
-	b.seen[s] = v
-	return v
+	return s
 }
 
 // list returns a slice of n entries of the policy's list backing, capped so
@@ -136,7 +132,7 @@ func (b *builder) list(n int) []string {
 	if n == 0 {
 		return nil
 	}
-	if b.measuring {
+	if !b.placing {
 		b.slots += n
 		return make([]string, n)
 	}
@@ -148,7 +144,7 @@ func (b *builder) list(n int) []string {
 // originPatterns is list for the AllowedOrigin patterns, which have their own
 // backing array.
 func (b *builder) originPatterns(n int) []originPattern {
-	if b.measuring {
+	if !b.placing {
 		b.npatterns += n
 		return make([]originPattern, n)
 	}
