@@ -107,7 +107,7 @@ func FuzzRequestHeaders(f *testing.F) {
 			}
 		}
 		p := Compile(&Configuration{Rules: []Rule{r}})
-		ok, denied := p.rules[0].allowsHeaders(lines)
+		ok, denied := p.ruleAllowsHeaders(0, lines)
 		wantDenied := ""
 		for _, n := range names {
 			if !naiveHeaderAllowed(r, n) {
@@ -116,7 +116,43 @@ func FuzzRequestHeaders(f *testing.F) {
 			}
 		}
 		if ok != (wantDenied == "") || denied != wantDenied {
-			t.Fatalf("allowsHeaders = %v %q, want denied %q (rule %q)", ok, denied, wantDenied, r.AllowedHeaders)
+			t.Fatalf("ruleAllowsHeaders = %v %q, want denied %q (rule %q)", ok, denied, wantDenied, r.AllowedHeaders)
+		}
+	})
+}
+
+// FuzzHeaderIndex: with many rules whose patterns the fuzzer writes (rules
+// separated by ";", patterns by "|", each rule allowing one method), a
+// preflight is decided like the naive evaluator decides it: the rule, the
+// reason, the denied header and the headers written.
+func FuzzHeaderIndex(f *testing.F) {
+	f.Add("ab*ba|a*|x-amz-*;*b|ab;A*B|-*-", "aba,AB,x-amz-date", true)
+	f.Add("a*a|aa*|*aa;a;*", "a,aa,aaa", false)
+	f.Add("content-*|*-type;*-id|x-*-id", "Content-Type,x-request-id,x-id", true)
+	f.Fuzz(func(t *testing.T, rules, acrh string, put bool) {
+		c := &Configuration{}
+		for i, spec := range strings.Split(rules, ";") {
+			if i == MaxRules {
+				break
+			}
+			r := Rule{AllowedOrigins: []string{"*"}, AllowedMethods: []string{[]string{"GET", "PUT"}[i%2]}}
+			for _, h := range strings.Split(spec, "|") {
+				if strings.Count(h, "*") <= 1 && xmlText(h) {
+					r.AllowedHeaders = append(r.AllowedHeaders, h)
+				}
+			}
+			c.Rules = append(c.Rules, r)
+		}
+		if err := c.Validate(); err != nil {
+			t.Fatalf("invalid configuration: %v", err)
+		}
+		method := "GET"
+		if put {
+			method = "PUT"
+		}
+		req := Request{Method: "OPTIONS", Origin: "https://o.test", RequestMethod: method, HasRequestMethod: true, RequestHeaders: strings.Split(acrh, "\n")}
+		if want, got := naiveEvaluate(c, req), engineResult(Compile(c), req); !reflect.DeepEqual(got, want) {
+			t.Fatalf("config  %s\nrequest %#v\ngot  %+v\nwant %+v", c.Marshal(), req, got, want)
 		}
 	})
 }

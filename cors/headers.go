@@ -206,21 +206,25 @@ func appendACAH(b []byte, lines []string) []byte {
 // lowerInPlace lowercases the ASCII letters of b, eight bytes at a time:
 // a loop over every byte would cost as much as the rest of the response.
 func lowerInPlace(b []byte) {
-	const (
-		ones = 0x0101010101010101
-		high = 0x80 * ones
-	)
 	i := 0
 	for ; i+8 <= len(b); i += 8 {
-		w := binary.LittleEndian.Uint64(b[i:])
-		// For a byte x below 0x80, x+0x3f has its high bit set when x >= 'A'
-		// and x+0x25 when x > 'Z'; neither sum carries into the next byte.
-		// Bytes from 0x80 up are left out by the last mask.
-		low7 := w &^ high
-		upper := (low7 + 0x3f*ones) &^ (low7 + 0x25*ones) &^ w & high
-		binary.LittleEndian.PutUint64(b[i:], w|upper>>2)
+		binary.LittleEndian.PutUint64(b[i:], lower8(binary.LittleEndian.Uint64(b[i:])))
 	}
 	for ; i < len(b); i++ {
 		b[i] = toLower(b[i])
 	}
+}
+
+// lower8 lowercases the ASCII letters among the eight bytes of w.
+func lower8(w uint64) uint64 {
+	const (
+		ones = 0x0101010101010101
+		high = 0x80 * ones
+	)
+	// For a byte x below 0x80, x+0x3f has its high bit set when x >= 'A'
+	// and x+0x25 when x > 'Z'; neither sum carries into the next byte.
+	// Bytes from 0x80 up are left out by the last mask.
+	low7 := w &^ high
+	upper := (low7 + 0x3f*ones) &^ (low7 + 0x25*ones) &^ w & high
+	return w | upper>>2
 }

@@ -37,15 +37,83 @@ func (ru *rule) allowsOrigin(o string) bool {
 
 // ruleSet is a set of rule indices. MaxRules fits with room to spare;
 // policies with more rules than it holds are scanned instead of indexed.
-type ruleSet [2]uint64
+// It is a struct of two words, not an array: the compiler keeps a struct in
+// registers, and header matching combines several sets for every name.
+type ruleSet struct{ lo, hi uint64 }
 
-const ruleSetCap = len(ruleSet{}) * 64
+const ruleSetCap = 128
 
-func (s *ruleSet) add(i int) { s[i>>6] |= 1 << (i & 63) }
+func (s *ruleSet) add(i int) {
+	if i < 64 {
+		s.lo |= 1 << i
+	} else {
+		s.hi |= 1 << (i - 64)
+	}
+}
 
 func (s *ruleSet) union(t ruleSet) {
-	s[0] |= t[0]
-	s[1] |= t[1]
+	s.lo |= t.lo
+	s.hi |= t.hi
+}
+
+// or returns the rules of s or t. Hot loops use it rather than union, so
+// that the set they build stays in registers.
+func (s ruleSet) or(t ruleSet) ruleSet { return ruleSet{s.lo | t.lo, s.hi | t.hi} }
+
+// and returns the rules of both s and t.
+func (s ruleSet) and(t ruleSet) ruleSet { return ruleSet{s.lo & t.lo, s.hi & t.hi} }
+
+func (s *ruleSet) intersect(t ruleSet) {
+	s.lo &= t.lo
+	s.hi &= t.hi
+}
+
+// with returns s and i.
+func (s ruleSet) with(i int) ruleSet {
+	s.add(i)
+	return s
+}
+
+// minus returns the rules of s that are not in t.
+func (s ruleSet) minus(t ruleSet) ruleSet { return ruleSet{s.lo &^ t.lo, s.hi &^ t.hi} }
+
+func (s ruleSet) has(i int) bool {
+	if i < 64 {
+		return s.lo&(1<<i) != 0
+	}
+	return s.hi&(1<<(i-64)) != 0
+}
+
+func (s ruleSet) empty() bool { return s.lo|s.hi == 0 }
+
+func (s ruleSet) intersects(t ruleSet) bool { return s.lo&t.lo|s.hi&t.hi != 0 }
+
+func (s ruleSet) subsetOf(t ruleSet) bool { return s.lo&^t.lo|s.hi&^t.hi == 0 }
+
+// first returns the lowest index of s, or -1 when s is empty.
+func (s ruleSet) first() int {
+	switch {
+	case s.lo != 0:
+		return bits.TrailingZeros64(s.lo)
+	case s.hi != 0:
+		return 64 + bits.TrailingZeros64(s.hi)
+	}
+	return -1
+}
+
+// next removes and returns the lowest index of s, or -1 when s is empty.
+func (s *ruleSet) next() int {
+	switch {
+	case s.lo != 0:
+		i := bits.TrailingZeros64(s.lo)
+		s.lo &= s.lo - 1
+		return i
+	case s.hi != 0:
+		i := bits.TrailingZeros64(s.hi)
+		s.hi &= s.hi - 1
+		return 64 + i
+	}
+	return -1
 }
 
 // originIndex finds the rules that have an AllowedOrigin matching a request
@@ -151,110 +219,4 @@ func (x *originIndex) candidates(o string) ruleSet {
 		}
 	}
 	return set
-}
-
-// next removes and returns the lowest index of s, or -1 when s is empty.
-func (s *ruleSet) next() int {
-	for w := range s {
-		if s[w] != 0 {
-			i := bits.TrailingZeros64(s[w])
-			s[w] &= s[w] - 1
-			return w*64 + i
-		}
-	}
-	return -1
-}
-
-// allowsHeaders reports whether the rule allows every name listed in lines,
-// and otherwise returns the first name it does not allow. The list is within
-// MaxRequestHeadersSize, so it holds at most 4096 names; each is compared
-// with the rule's exact names (searched once there are many) and then with its
-// one-"*" patterns in turn, so the work is bounded by the cap times the size
-// of the configuration.
-func (ru *rule) allowsHeaders(lines []string) (bool, string) {
-	if ru.flags&anyHeader != 0 {
-		return true, ""
-	}
-	for _, s := range lines {
-		for s != "" {
-			var name string
-			if name, s = cutName(s); name != "" && !ru.allowsHeader(name) {
-				return false, name
-			}
-		}
-	}
-	return true, ""
-}
-
-// allowsHeader reports whether a requested name, in any case, matches one of
-// the rule's AllowedHeader patterns (spec B.3). The patterns are lowercase;
-// the name is folded byte by byte, so nothing is allocated.
-func (ru *rule) allowsHeader(name string) bool {
-	exact := ru.lowHeaders[:ru.nExact]
-	if len(exact) <= exactHeaderScan {
-		for _, h := range exact {
-			if equalLower(name, h) {
-				return true
-			}
-		}
-	} else if searchLower(exact, name) {
-		return true
-	}
-	for _, p := range ru.lowHeaders[ru.nExact:] {
-		star := strings.IndexByte(p, '*')
-		prefix, suffix := p[:star], p[star+1:]
-		if len(name) >= len(prefix)+len(suffix) &&
-			equalLower(name[:len(prefix)], prefix) && equalLower(name[len(name)-len(suffix):], suffix) {
-			return true
-		}
-	}
-	return false
-}
-
-// equalLower reports whether s, lowercased, equals low.
-func equalLower(s, low string) bool {
-	if len(s) != len(low) {
-		return false
-	}
-	if s == low {
-		return true
-	}
-	for i := 0; i < len(s); i++ {
-		if toLower(s[i]) != low[i] {
-			return false
-		}
-	}
-	return true
-}
-
-// compareLower compares s, lowercased, with low.
-func compareLower(s, low string) int {
-	n := min(len(s), len(low))
-	for i := 0; i < n; i++ {
-		c := toLower(s[i])
-		if c != low[i] {
-			if c < low[i] {
-				return -1
-			}
-			return 1
-		}
-	}
-	return len(s) - len(low)
-}
-
-// searchLower reports whether name, lowercased, is in sorted.
-func searchLower(sorted []string, name string) bool {
-	lo, hi := 0, len(sorted)
-	for lo < hi {
-		m := int(uint(lo+hi) >> 1)
-		switch c := compareLower(name, sorted[m]); {
-		case c == 0:
-			return true
-		case c > 0:
-			lo = m + 1
-		default:
-			hi = m
-		}
-	}
-	return false
 }

@@ -67,6 +67,9 @@ func preflightMethod(r Request) string {
 
 // evaluate finds the first rule that allows origin, method and every
 // requested header (spec B.2) and records it, or the reason none did, in d.
+// Rules are narrowed in that order: those whose origins match (scanned, or
+// looked up in the origin index), of those the ones that allow the method,
+// and of those the first that allows every requested header.
 func (p *Policy) evaluate(d *Decision, origin string, method uint8, acrh []string) {
 	tooLarge, named := scanRequestHeaders(acrh)
 	if tooLarge {
@@ -74,41 +77,45 @@ func (p *Policy) evaluate(d *Decision, origin string, method uint8, acrh []strin
 		return
 	}
 	d.outcome, d.reason = NotAllowed, ReasonOrigin
+	var cands ruleSet // rules that allow origin and method
 	if p.index == nil {
-		for i := range p.rules {
-			if p.rules[i].allowsOrigin(origin) && p.try(d, i, method, named, acrh) {
-				d.text = origin
-				return
+		for i := range p.consulted() {
+			if p.rules[i].allowsOrigin(origin) && p.candidate(d, &cands, i, method, named) {
+				break
 			}
 		}
-		return
+	} else {
+		set := p.index.candidates(origin)
+		for i := set.next(); i >= 0; i = set.next() {
+			if p.candidate(d, &cands, i, method, named) {
+				break
+			}
+		}
 	}
-	set := p.index.candidates(origin)
-	for i := set.next(); i >= 0; i = set.next() {
-		if p.try(d, i, method, named, acrh) {
-			d.text = origin
+	if cands.empty() {
+		return // d.reason says how far the rules got
+	}
+	i := cands.first()
+	if named {
+		var denied string
+		if i, denied = p.firstAllowing(cands, acrh); i < 0 {
+			d.reason, d.text = ReasonHeader, denied
 			return
 		}
 	}
+	d.rule, d.index, d.outcome, d.reason, d.text = &p.rules[i], int32(i+1), Allowed, ReasonNone, origin
+	d.named, d.acrh = named, acrh
 }
 
-// try checks the method and headers of rule i, whose origin matched; it
-// records a match, or how far the rule got, in d.
-func (p *Policy) try(d *Decision, i int, method uint8, named bool, acrh []string) bool {
-	ru := &p.rules[i]
-	if ru.methods&method == 0 {
-		d.reason = max(d.reason, ReasonMethod)
+// candidate adds rule i, whose origin matched, to cands when it allows the
+// method, and otherwise records in d that a rule got as far as the method.
+// It reports whether later rules cannot matter: rule i is sure to match if
+// no lower candidate does, because it needs no header check.
+func (p *Policy) candidate(d *Decision, cands *ruleSet, i int, method uint8, named bool) bool {
+	if p.rules[i].methods&method == 0 {
+		d.reason = ReasonMethod
 		return false
 	}
-	if named {
-		if ok, name := ru.allowsHeaders(acrh); !ok {
-			if d.reason < ReasonHeader {
-				d.reason, d.text = ReasonHeader, name
-			}
-			return false
-		}
-	}
-	d.rule, d.index, d.outcome, d.reason, d.text = ru, int32(i+1), Allowed, ReasonNone, ""
-	d.named, d.acrh = named, acrh
-	return true
+	cands.add(i)
+	return !named || p.anyHeader.has(i)
 }
