@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/s3cors/caddy-s3-cors/internal/xmltext"
 )
 
 // FuzzParse: Parse never panics, fails only with S3's codes, and whatever it
@@ -102,7 +104,7 @@ func FuzzRequestHeaders(f *testing.F) {
 
 		r := Rule{AllowedOrigins: []string{"*"}, AllowedMethods: []string{"GET"}}
 		for _, h := range strings.Split(allowed, "|") {
-			if strings.Count(h, "*") <= 1 && xmlText(h) {
+			if strings.Count(h, "*") <= 1 && xmltext.Valid(h) {
 				r.AllowedHeaders = append(r.AllowedHeaders, h)
 			}
 		}
@@ -137,7 +139,7 @@ func FuzzHeaderIndex(f *testing.F) {
 			}
 			r := Rule{AllowedOrigins: []string{"*"}, AllowedMethods: []string{[]string{"GET", "PUT"}[i%2]}}
 			for _, h := range strings.Split(spec, "|") {
-				if strings.Count(h, "*") <= 1 && xmlText(h) {
+				if strings.Count(h, "*") <= 1 && xmltext.Valid(h) {
 					r.AllowedHeaders = append(r.AllowedHeaders, h)
 				}
 			}
@@ -168,10 +170,10 @@ func FuzzPolicy(f *testing.F) {
 		g := randomCase{rand.New(rand.NewPCG(seed, seed>>32))}
 		c := g.config(1 + int(seed%40))
 		r0 := &c.Rules[0]
-		if strings.Count(pattern, "*") <= 1 && xmlText(pattern) {
+		if strings.Count(pattern, "*") <= 1 && xmltext.Valid(pattern) {
 			r0.AllowedOrigins = append([]string{pattern}, r0.AllowedOrigins...)
 		}
-		if strings.Count(header, "*") <= 1 && xmlText(header) {
+		if strings.Count(header, "*") <= 1 && xmltext.Valid(header) {
 			r0.AllowedHeaders = append(r0.AllowedHeaders, header)
 		}
 		if err := c.Validate(); err != nil {

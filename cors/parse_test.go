@@ -310,18 +310,20 @@ func TestMarshal(t *testing.T) {
 			ID:             "a&b",
 			AllowedHeaders: []string{"*", "X-Amz-*"},
 			AllowedMethods: []string{"PUT", "GET"},
-			AllowedOrigins: []string{"https://<x>", ""},
+			AllowedOrigins: []string{"https://<x>", "", `he said "hi" & 'bye'`},
 			ExposeHeaders:  []string{"ETag", "x-amz-id-2"},
 			MaxAgeSeconds:  intp(0),
 		},
 		{AllowedMethods: []string{"GET"}, AllowedOrigins: []string{"*"}},
 	}}
 	// A.7: declaration, newline, namespace, the API reference's element
-	// order, values verbatim and escaped, unset elements omitted.
+	// order, values verbatim and escaped as S3 escapes text (A.8: quotes
+	// kept), unset elements omitted.
 	want := `<?xml version="1.0" encoding="UTF-8"?>` + "\n" +
 		`<CORSConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">` +
 		`<CORSRule><AllowedHeader>*</AllowedHeader><AllowedHeader>X-Amz-*</AllowedHeader><AllowedMethod>PUT</AllowedMethod><AllowedMethod>GET</AllowedMethod>` +
-		`<AllowedOrigin>https://&lt;x&gt;</AllowedOrigin><AllowedOrigin></AllowedOrigin><ExposeHeader>ETag</ExposeHeader><ExposeHeader>x-amz-id-2</ExposeHeader>` +
+		`<AllowedOrigin>https://&lt;x&gt;</AllowedOrigin><AllowedOrigin></AllowedOrigin><AllowedOrigin>he said "hi" &amp; 'bye'</AllowedOrigin>` +
+		`<ExposeHeader>ETag</ExposeHeader><ExposeHeader>x-amz-id-2</ExposeHeader>` +
 		`<ID>a&amp;b</ID><MaxAgeSeconds>0</MaxAgeSeconds></CORSRule>` +
 		`<CORSRule><AllowedMethod>GET</AllowedMethod><AllowedOrigin>*</AllowedOrigin></CORSRule>` +
 		`</CORSConfiguration>`
