@@ -114,16 +114,18 @@ func hostileChains(letters string, depth int) hostile {
 	return hostile{"chains", b.doc(), atCap(names, "!")}
 }
 
-// hostileTrie is the worst case of the index's walk: every string over a
+// hostileTrie is the worst case of the index's walks: every string over a
 // small alphabet up to a depth is a prefix of a pattern of the candidate
-// rule that never matches (so that every byte of every name leaves one path
-// of the tree for another, and a run is looked up at each), and every such
-// string is the suffix of a pattern of rules that do not allow the method.
-// The candidate allows the names through the longest prefixes. Each name
-// is a longest prefix followed by two bytes that make it distinct, so that
-// no name is matched twice, and that end a suffix, so that the lookups are
-// made.
-func hostileTrie(alphabet string, depth int) hostile {
+// rule that never matches (so that every byte of every name would leave one
+// path of the tree for another, and a run is looked up at each), and every
+// such string is the suffix of a pattern of rules that do not allow the
+// method. The candidate allows the names through the longest prefixes.
+// Each name is a longest prefix followed by two bytes that make it
+// distinct, so that no name is matched twice, and that end a suffix, so
+// that the lookups are made; or, with tail > 0, by the first tail bytes of
+// another longest prefix, so that the walk down the suffix tree is as long
+// as the walk down the prefix tree.
+func hostileTrie(alphabet string, depth, tail int) hostile {
 	const tails = "0123456789nopqrstuvwxyz"
 	var all []string
 	var gen func(string)
@@ -152,24 +154,34 @@ func hostileTrie(alphabet string, depth int) hostile {
 		suffixes = append(suffixes, "*"+string(c))
 	}
 	var names []string
-	for i := 0; len(names) < cors.MaxRequestHeadersSize/(depth+3); i++ {
-		names = append(names, leaves[i%len(leaves)]+string(tails[i/len(leaves)%len(tails)])+string(tails[i/len(leaves)/len(tails)%len(tails)]))
+	name := fmt.Sprintf("trie%d^%d", len(alphabet), depth)
+	if tail == 0 {
+		for i := 0; len(names) < cors.MaxRequestHeadersSize/(depth+3); i++ {
+			names = append(names, leaves[i%len(leaves)]+string(tails[i/len(leaves)%len(tails)])+string(tails[i/len(leaves)/len(tails)%len(tails)]))
+		}
+	} else {
+		name += fmt.Sprintf("+%d", tail)
+		for i := 0; len(names) < cors.MaxRequestHeadersSize/(depth+tail+1); i++ {
+			names = append(names, leaves[i%len(leaves)]+leaves[(i/len(leaves)+3*i)%len(leaves)][:tail])
+		}
 	}
 	var b docBuilder
 	b.rule("PUT", victim)
 	b.rules(suffixes, cors.MaxRules-1)
-	return hostile{fmt.Sprintf("trie%d^%d", len(alphabet), depth), b.doc(), atCap(names, "!")}
+	return hostile{name, b.doc(), atCap(names, "!")}
 }
 
 // hostiles are the worst documents found for each way of matching: name by
-// pattern (scan), and the index's length condition (chains) and walk
-// (tries, of two shapes that come out close: binary and ternary).
+// pattern (scan), and the index's length condition (chains) and walks
+// (tries, of two shapes that come out close, binary and ternary, and a
+// binary one whose names walk the suffix tree as deep as the prefix tree).
 func hostiles() []hostile {
 	return []hostile{
 		hostileScan(),
 		hostileChains("abcdefghijklmnopqrst", 24),
-		hostileTrie("ab", 8),
-		hostileTrie("abc", 5),
+		hostileTrie("ab", 8, 0),
+		hostileTrie("abc", 5, 0),
+		hostileTrie("ab", 8, 8),
 	}
 }
 

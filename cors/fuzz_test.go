@@ -131,6 +131,7 @@ func FuzzHeaderIndex(f *testing.F) {
 	f.Add("ab*ba|a*|x-amz-*;*b|ab;A*B|-*-", "aba,AB,x-amz-date", true)
 	f.Add("a*a|aa*|*aa;a;*", "a,aa,aaa", false)
 	f.Add("content-*|*-type;*-id|x-*-id", "Content-Type,x-request-id,x-id", true)
+	f.Add("ab*|b*a;*-ab|abc", "abcab,ab-ab,BAAC,cb-a", true)
 	f.Fuzz(func(t *testing.T, rules, acrh string, put bool) {
 		c := &Configuration{}
 		for i, spec := range strings.Split(rules, ";") {
@@ -145,6 +146,14 @@ func FuzzHeaderIndex(f *testing.F) {
 			}
 			c.Rules = append(c.Rules, r)
 		}
+		if len(c.Rules) >= 2 && strings.HasPrefix(rules, "ab") {
+			// Trees that branch at every byte, so that both have probe
+			// tables, under the fuzzer's own patterns.
+			for i, s := range denseTexts {
+				c.Rules[i%2].AllowedHeaders = append(c.Rules[i%2].AllowedHeaders, []string{s + "*", s}[i/2%2])
+				c.Rules[1-i%2].AllowedHeaders = append(c.Rules[1-i%2].AllowedHeaders, "*"+s)
+			}
+		}
 		if err := c.Validate(); err != nil {
 			t.Fatalf("invalid configuration: %v", err)
 		}
@@ -158,6 +167,24 @@ func FuzzHeaderIndex(f *testing.F) {
 		}
 	})
 }
+
+// denseTexts are the strings of one to three bytes over "abc-".
+var denseTexts = func() []string {
+	var all []string
+	var gen func(string)
+	gen = func(s string) {
+		if s != "" {
+			all = append(all, s)
+		}
+		if len(s) < 3 {
+			for _, c := range "abc-" {
+				gen(s + string(c))
+			}
+		}
+	}
+	gen("")
+	return all
+}()
 
 // FuzzPolicy: a compiled policy decides like the naive evaluator. The seed
 // draws a random configuration; the fuzzer controls the request and one

@@ -1,7 +1,9 @@
 package cors
 
 import (
+	"fmt"
 	"math/bits"
+	"math/rand/v2"
 	"slices"
 	"strings"
 )
@@ -62,7 +64,7 @@ func compileHeaders(rules []Rule) (*headerIndex, *fewHeaders) {
 // buildHeaderIndex builds the index of the exact names, the prefixes of
 // "p*" patterns and the pairs of "p*s" patterns, each with its rules.
 func buildHeaderIndex(exact, always map[string]ruleSet, pairs map[[2]string]ruleSet) *headerIndex {
-	b := indexBuilder{x: &headerIndex{}, setIDs: map[ruleSet]uint16{{}: 0}}
+	b := indexBuilder{x: &headerIndex{root: -1}, setIDs: map[ruleSet]uint16{{}: 0}}
 	b.x.sets = []ruleSet{{}}
 
 	// The suffix tree first: the prefix marks' runs refer to its ranks.
@@ -109,7 +111,153 @@ func buildHeaderIndex(exact, always map[string]ruleSet, pairs map[[2]string]rule
 	}, func() int32 { return int32(len(x.marks)) })
 	// Padding, so that match may read the last word of any path whole.
 	x.text = string(append(b.text, make([]byte, 8)...))
+	if ms := x.marks[x.prefix.paths[0].mark0:x.prefix.paths[0].mark1]; len(ms) > 0 && ms[0].depth == 0 {
+		x.root = x.prefix.paths[0].mark0
+	}
+	x.prefix.probe = buildProbe(&x.prefix, x.text, keys, func(pos string, paths []int32) (route []int32, always, exact uint16) {
+		// The marks on the way down, as the walk takes them.
+		if x.root >= 0 {
+			always = x.marks[x.root].always
+		}
+		for d := 1; d <= len(pos); d++ {
+			p := &x.prefix.paths[paths[d-1]]
+			for i := p.mark0; i < p.mark1; i++ {
+				if mk := &x.marks[i]; int(mk.depth) == d {
+					always = mk.always
+					if d == len(pos) {
+						exact = mk.exact
+					}
+					if !mk.rules.empty() {
+						route = append(route, i)
+					}
+				}
+			}
+		}
+		return route, always, exact
+	})
 	return x
+}
+
+// Bounds of the probe tables. A table takes the place of the walk for a
+// name's first bytes, up to a word: a walk changes path where it leaves
+// the heavy path at a node that branches, one load waiting on another, and
+// the table costs a lookup, or four when the name leaves the tree within a
+// word. It is built when, within its depth, at least probeMinHeads paths
+// of the tree start, and they start at a quarter of its positions or more,
+// the walk then changing path every few bytes; and it holds at most
+// probeMaxPositions positions (24 bytes each, twice over at most, and up to
+// 64 bytes of route each): the deepest depth that keeps within that is
+// taken.
+const (
+	probeMaxDepth     = 8
+	probeMaxPositions = 1024
+	probeMinHeads     = 32
+	probeMaxRun       = 64 // full slots in a row, at a load of at most a half
+	probeTries        = 4
+)
+
+// buildProbe builds the probe table of tree t, whose keys are keys and
+// whose paths' texts are in text, or an empty one when the walk costs less.
+// info gives what the slot of a position holds, from its text and the
+// paths of its text's prefixes of 1 to len(pos) bytes.
+func buildProbe(t *tree, text string, keys []string, info func(pos string, paths []int32) (route []int32, always, exact uint16)) probeTable {
+	var positions [probeMaxDepth + 1]map[string]bool
+	for l := 1; l <= probeMaxDepth; l++ {
+		positions[l] = map[string]bool{}
+		for _, k := range keys {
+			if len(k) >= l {
+				positions[l][k[:l]] = true
+			}
+		}
+	}
+	var heads [probeMaxDepth + 1]int // light paths, by the depth of their first byte
+	for _, p := range t.paths[1:] {
+		if d := int(p.start) + 1; d <= probeMaxDepth {
+			heads[d]++
+		}
+	}
+	depth, total, starts := 0, 0, 0
+	for l := 1; l <= probeMaxDepth && len(positions[l]) > 0 && total+len(positions[l]) <= probeMaxPositions; l++ {
+		total, starts, depth = total+len(positions[l]), starts+heads[l], l
+	}
+	if depth == 0 || starts < probeMinHeads || 4*starts < total {
+		return probeTable{}
+	}
+	size := 2
+	for size < 2*total {
+		size *= 2
+	}
+	var pt probeTable
+	var all []probeSlot
+	pathOf := map[string]int32{}
+	routes := map[string]uint32{} // each distinct route once
+	for l := 1; l <= depth; l++ {
+		for _, pos := range sortedKeys(positions[l]) {
+			path := t.locate(text, pos)
+			pathOf[pos] = path
+			paths := make([]int32, l)
+			for d := range l {
+				paths[d] = pathOf[pos[:d+1]]
+			}
+			route, always, exact := info(pos, paths)
+			key := fmt.Sprint(route)
+			at, ok := routes[key]
+			if !ok {
+				at = uint32(len(pt.route))<<5 | uint32(len(route))
+				routes[key] = at
+				pt.route = append(pt.route, route...)
+			}
+			var word uint64
+			for i := l - 1; i >= 0; i-- {
+				word = word<<8 | uint64(pos[i])
+			}
+			all = append(all, probeSlot{word: word, pathDepth: uint32(path)<<4 | uint32(l), route: at, always: always, exact: exact})
+		}
+	}
+	for range probeTries {
+		pt.slots = make([]probeSlot, size)
+		pt.mix, pt.mul1, pt.mul2 = rand.Uint64(), rand.Uint64()|1, rand.Uint64()|1
+		pt.mask, pt.shift, pt.depth = uint64(size-1), uint8(64-bits.Len(uint(size-1))), depth
+		for _, q := range all {
+			i := pt.slot(q.word, int(q.pathDepth&15))
+			for pt.slots[i].pathDepth != 0 {
+				i = (i + 1) & pt.mask
+			}
+			pt.slots[i] = q
+		}
+		if longestRun(pt.slots) <= probeMaxRun {
+			return pt
+		}
+	}
+	return probeTable{} // not seen with a random hash; the walk is bounded too
+}
+
+// longestRun returns the most full slots in a row, around the end too.
+func longestRun(slots []probeSlot) int {
+	best, run := 0, 0
+	for i := range 2 * len(slots) {
+		if slots[i%len(slots)].pathDepth == 0 {
+			run = 0
+			continue
+		}
+		run++
+		best = max(best, run)
+	}
+	return min(best, len(slots))
+}
+
+// locate returns the path of t that holds the node or edge at the end of
+// pos, a prefix of a key; text holds the paths' texts.
+func (t *tree) locate(text, pos string) int32 {
+	p, d := int32(0), 0
+	for {
+		path := &t.paths[p]
+		r := d + commonPrefix(pos[d:], text[int(path.off)+d-int(path.start):int(path.off+path.n)])
+		if r >= len(pos) {
+			return p
+		}
+		p, d = t.light(path, int32(r)-path.start, pos[r]), r
+	}
 }
 
 // indexBuilder holds what building an index needs besides the index.
@@ -172,6 +320,24 @@ func (b *indexBuilder) buildSuffixTree(suffixes map[string]bool) {
 			x.ends[i].up = markOf[u]
 		}
 	}
+	x.suffix.probe = buildProbe(&x.suffix, string(append(b.text, make([]byte, 8)...)), sortedKeys(suffixes), func(pos string, paths []int32) (route []int32, _, _ uint16) {
+		// The segments of the paths on the way down, as findSuffixes
+		// fills them, but for those with no mark within reach.
+		for d := 1; d <= len(pos); d++ {
+			if d < len(pos) && paths[d] == paths[d-1] {
+				continue // the path goes on
+			}
+			p := &x.suffix.paths[paths[d-1]]
+			last := p.mark0 - 1
+			for i := p.mark0; i < p.mark1 && int(x.ends[i].depth) <= d; i++ {
+				last = i
+			}
+			if last >= p.mark0 {
+				route = append(route, p.mark0, last)
+			}
+		}
+		return route, 0, 0
+	})
 }
 
 // treeNode is a node of a tree under construction.

@@ -89,6 +89,34 @@ func indexShapes() map[string]*Configuration {
 		sparse.Rules = append(sparse.Rules, ru)
 	}
 	shapes["sparse"] = sparse
+
+	// Many long prefixes and suffixes over a small alphabet: trees that
+	// branch at every byte near their roots, with more positions than the
+	// probe tables take, so that the walks go on from the middle of a path
+	// where the tables end.
+	wide := &Configuration{}
+	word4 := func(n int) string {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = "abcd"[g.IntN(4)]
+		}
+		return string(b)
+	}
+	for r := range 60 {
+		ru := rule([]string{"PUT", "GET"}[r%2])
+		for range 50 {
+			switch p := word4(6 + g.IntN(6)); g.IntN(4) {
+			case 0:
+				ru.AllowedHeaders = append(ru.AllowedHeaders, p)
+			case 1:
+				ru.AllowedHeaders = append(ru.AllowedHeaders, p+"*")
+			default:
+				ru.AllowedHeaders = append(ru.AllowedHeaders, p[:g.IntN(len(p))]+"*"+word4(3+g.IntN(10)))
+			}
+		}
+		wide.Rules = append(wide.Rules, ru)
+	}
+	shapes["wide"] = wide
 	return shapes
 }
 
@@ -99,6 +127,7 @@ func indexShapes() map[string]*Configuration {
 func TestHeaderIndexShapes(t *testing.T) {
 	g := randomCase{rand.New(rand.NewPCG(9, 10))}
 	sawSparse, sawPaths := false, 0
+	probeKinds := map[string]bool{} // by tree and depth
 	for name, c := range indexShapes() {
 		if err := c.Validate(); err != nil {
 			t.Fatalf("%s: %v", name, err)
@@ -111,34 +140,115 @@ func TestHeaderIndexShapes(t *testing.T) {
 			sawSparse = sawSparse || mk.sparse
 		}
 		sawPaths = max(sawPaths, len(p.headers.prefix.paths), len(p.headers.suffix.paths))
-		var pieces []string
-		for _, r := range c.Rules {
-			for _, h := range r.AllowedHeaders {
-				pieces = append(pieces, strings.Split(h, "*")...)
+		for _, tr := range []struct {
+			name string
+			t    *tree
+		}{{"prefix", &p.headers.prefix}, {"suffix", &p.headers.suffix}} {
+			deepest := 0
+			for _, path := range tr.t.paths {
+				deepest = max(deepest, int(path.start+path.n))
+			}
+			switch d := tr.t.probe.depth; {
+			case d == 0:
+				probeKinds[tr.name+" without"] = true
+			case d < deepest:
+				probeKinds[tr.name+" short of the leaves"] = true
+			default:
+				probeKinds[tr.name+" to the leaves"] = true
 			}
 		}
-		for n := range 3000 {
-			var names []string
-			for range 1 + g.r.IntN(4) {
-				tail := g.pick(pieces)
-				s := g.pick(pieces) + g.pick(pieces) + tail[:min(len(tail), g.r.IntN(2))]
-				if g.r.IntN(3) == 0 {
-					s = strings.ToUpper(s[:len(s)/2]) + s[len(s)/2:]
-				}
-				if s == "" {
-					s = "a"
-				}
-				names = append(names, s)
-			}
-			req := Request{Method: "OPTIONS", Origin: "https://o.test", RequestMethod: g.pick([]string{"PUT", "GET"}), HasRequestMethod: true,
-				RequestHeaders: []string{strings.Join(names, ",")}}
-			if want, got := naiveEvaluate(c, req), engineResult(p, req); !reflect.DeepEqual(got, want) {
-				t.Fatalf("%s, case %d: %q\ngot  %+v\nwant %+v", name, n, names, got, want)
-			}
-		}
+		checkAgainstNaive(t, name, c, p, g, 3000)
 	}
 	if !sawSparse || sawPaths < 50 {
 		t.Errorf("the shapes do not reach every part of the index: sparse runs %v, paths %d", sawSparse, sawPaths)
+	}
+	// Without a probe table, with one that holds the whole tree, and with
+	// one that stops short of its leaves, in either tree.
+	if len(probeKinds) < 6 {
+		t.Errorf("the shapes do not reach every kind of probe table: %v", probeKinds)
+	}
+}
+
+// checkAgainstNaive decides n preflights against c, compiled into p, like
+// the naive evaluator does, with names drawn from c's own patterns (cut,
+// joined and case-changed) so that most of them reach deep into both trees.
+func checkAgainstNaive(t *testing.T, name string, c *Configuration, p *Policy, g randomCase, n int) {
+	t.Helper()
+	var pieces []string
+	for _, r := range c.Rules {
+		for _, h := range r.AllowedHeaders {
+			pieces = append(pieces, strings.Split(h, "*")...)
+		}
+	}
+	for i := range n {
+		var names []string
+		for range 1 + g.r.IntN(4) {
+			tail := g.pick(pieces)
+			s := g.pick(pieces) + g.pick(pieces) + tail[:min(len(tail), g.r.IntN(2))]
+			if g.r.IntN(3) == 0 {
+				s = strings.ToUpper(s[:len(s)/2]) + s[len(s)/2:]
+			}
+			if s == "" {
+				s = "a"
+			}
+			names = append(names, s)
+		}
+		req := Request{Method: "OPTIONS", Origin: "https://o.test", RequestMethod: g.pick([]string{"PUT", "GET"}), HasRequestMethod: true,
+			RequestHeaders: []string{strings.Join(names, ",")}}
+		if want, got := naiveEvaluate(c, req), engineResult(p, req); !reflect.DeepEqual(got, want) {
+			t.Fatalf("%s, case %d: %q\ngot  %+v\nwant %+v", name, i, names, got, want)
+		}
+	}
+}
+
+// TestProbeCollisions puts every position of the probe tables in one run of
+// full slots, as a hash that collides everywhere would: lookups still find
+// what they look for, and decide as before.
+func TestProbeCollisions(t *testing.T) {
+	g := randomCase{rand.New(rand.NewPCG(11, 12))}
+	for name, c := range indexShapes() {
+		p := Compile(c)
+		for _, pt := range []*probeTable{&p.headers.prefix.probe, &p.headers.suffix.probe} {
+			if pt.slots == nil {
+				continue
+			}
+			var all []probeSlot
+			for _, s := range pt.slots {
+				if s.pathDepth != 0 {
+					all = append(all, s)
+				}
+			}
+			clear(pt.slots)
+			pt.mul1 = 0 // every search starts at slot 0
+			for _, s := range all {
+				i := pt.slot(s.word, int(s.pathDepth&15))
+				for pt.slots[i].pathDepth != 0 {
+					i = (i + 1) & pt.mask
+				}
+				pt.slots[i] = s
+			}
+			if got := longestRun(pt.slots); got != len(all) {
+				t.Fatalf("%s: a run of %d, want %d", name, got, len(all))
+			}
+		}
+		checkAgainstNaive(t, name, c, p, g, 500)
+	}
+}
+
+func TestLongestRun(t *testing.T) {
+	full := probeSlot{pathDepth: 1}
+	for _, tc := range []struct {
+		slots []probeSlot
+		want  int
+	}{
+		{[]probeSlot{{}, {}, {}, {}}, 0},
+		{[]probeSlot{{}, full, full, {}}, 2},
+		{[]probeSlot{full, {}, full, full}, 3}, // around the end
+		{[]probeSlot{full, full}, 2},
+	} {
+		if got := longestRun(tc.slots); got != tc.want {
+			t.Errorf("longestRun(%v) = %d, want %d", tc.slots, got, tc.want)
+		}
 	}
 }
 

@@ -24,7 +24,10 @@ import "math/bits"
 // Each tree is stored as heavy paths: from every node the path goes on to
 // the child with the most keys below it, so a walk compares the name with a
 // path eight bytes at a time and leaves it only for a light child, which at
-// least halves the keys below; a walk takes O(log keys) paths.
+// least halves the keys below; a walk takes O(log keys) paths. A tree that
+// branches at almost every byte near its root also has a probe table: the
+// position of a name's first eight bytes (last, in the suffix tree) found
+// by hashing them, with what a walk would have collected on its way there.
 //
 // A policy with only a few patterns keeps them in a list instead
 // (fewHeaders), and a long header list remembers the names it has matched
@@ -36,6 +39,7 @@ type headerIndex struct {
 	prefix tree
 	suffix tree // empty without "*x" patterns
 
+	root  int32        // the mark of the prefix tree's root, or -1
 	marks []prefixMark // the prefix paths' nodes that are a pattern's prefix
 	ends  []suffixMark // the suffix paths' nodes that are a pattern's suffix
 
@@ -57,6 +61,7 @@ type tree struct {
 	// lights of the group at each offset, or -1; indexed from the path's
 	// dense field.
 	groupAt []int32
+	probe   probeTable // for a tree that branches near its root; else empty
 }
 
 // heavyPath is a path of the tree, starting at depth start with the text
@@ -167,10 +172,11 @@ func (t *tree) light(p *heavyPath, off int32, c byte) int32 {
 // climbing from the deepest suffix of the name to a shorter one steps back
 // through them without following pointers.
 type suffixHits struct {
-	segs [maxPaths]struct{ first, last int32 }
-	n    int   // segments filled
-	k    int   // the segment of sv
-	sv   int32 // the current mark, or -1
+	segs  [maxPaths]struct{ first, last int32 }
+	n     int   // segments filled
+	k     int   // the segment of sv
+	sv    int32 // the current mark, or -1
+	first int32 // the first mark of segment k
 }
 
 // maxPaths bounds the paths a walk takes: each light child has at most half
@@ -178,12 +184,15 @@ type suffixHits struct {
 const maxPaths = 33
 
 // climb moves h from the first mark of its segment to the last mark
-// within reach of an earlier segment, or to none.
+// within reach of an earlier segment, or to none. It is kept out of line,
+// so that within, which seldom calls it, is inlined.
+//
+//go:noinline
 func (x *headerIndex) climb(h *suffixHits) {
 	h.sv = -1
 	for h.k--; h.k >= 0; h.k-- {
 		if s := h.segs[h.k]; s.last >= s.first {
-			h.sv = s.last
+			h.sv, h.first = s.last, s.first
 			return
 		}
 	}
@@ -202,16 +211,73 @@ func (x *headerIndex) allowing(name string, want ruleSet, h *suffixHits) ruleSet
 	always, exact := uint16(0), uint16(0)
 	found := false // whether h holds name's suffixes
 	marks, ends, sets := x.marks, x.ends, x.sets
-	p, d := int32(0), 0
+	p, d, skip := int32(0), 0, -1 // the marks up to depth skip are taken
+	if t := &x.prefix.probe; t.slots != nil {
+		// The first bytes through the probe table.
+		if x.root >= 0 {
+			mk := &marks[x.root]
+			always = mk.always
+			if mk.rules.intersects(want) {
+				x.findSuffixes(name, short, h)
+				found = true
+				if sv := h.sv; sv >= 0 { // every suffix of the name leaves room for ""
+					seg = sets[x.runSet(&mk.segRun, ends[sv].rank)]
+				}
+			}
+		}
+		word := short
+		if m >= 8 {
+			word = lower8(load64(name, 0))
+		}
+		n := min(m, t.depth)
+		s, l := t.deepest(word, n)
+		if s != nil {
+			always = s.always
+			if l == m {
+				exact = s.exact
+			}
+			for _, i := range t.route[s.route>>5 : s.route>>5+s.route&31] {
+				mk := &marks[i]
+				md := int(mk.depth)
+				if md == m || !mk.rules.intersects(want.minus(seg)) {
+					continue // no pair fits in the name, or none is wanted
+				}
+				if !found {
+					x.findSuffixes(name, short, h)
+					found = true
+				}
+				sv := h.sv
+				if sv >= 0 && int(ends[sv].depth) > m-md {
+					sv = x.within(h, m-md)
+				}
+				if sv >= 0 {
+					seg = seg.or(sets[x.runSet(&mk.segRun, ends[sv].rank)])
+				}
+			}
+			p = int32(s.pathDepth >> 4)
+		}
+		if l < n || l == m {
+			return sets[always].or(sets[exact]).or(seg) // the name leaves the tree, or is read
+		}
+		d, skip = n, n
+	}
 	for {
 		path := &x.prefix.paths[p]
 		var reached int
 		if m < 8 {
-			reached = d + x.matchWord(short>>(8*d), m-d, path)
+			reached = d + x.matchWord(short>>(8*d), m-d, path, d-int(path.start))
 		} else {
 			reached = d + x.match(name, d, path)
 		}
 		ms := marks[path.mark0:path.mark1]
+		if skip >= 0 {
+			// The path the probe table left off on: its marks up to
+			// there are taken.
+			for len(ms) > 0 && int(ms[0].depth) <= skip {
+				ms = ms[1:]
+			}
+			skip = -1
+		}
 		for i := range ms {
 			mk := &ms[i]
 			md := int(mk.depth)
@@ -230,12 +296,11 @@ func (x *headerIndex) allowing(name string, want ruleSet, h *suffixHits) ruleSet
 				x.findSuffixes(name, short, h)
 				found = true
 			}
-			// Only suffixes that leave room for the prefix pair with it:
-			// step back through the marks of the current suffix path, and
-			// look further up only when they run out.
+			// within, inline: chains of prefixes, each pairing with a
+			// shorter suffix, step back at every mark.
 			sv := h.sv
 			for sv >= 0 && int(ends[sv].depth) > m-md {
-				if sv > h.segs[h.k].first {
+				if sv > h.first {
 					sv--
 				} else {
 					x.climb(h)
@@ -250,12 +315,104 @@ func (x *headerIndex) allowing(name string, want ruleSet, h *suffixHits) ruleSet
 		if reached == m {
 			break
 		}
-		if p = x.prefix.light(path, int32(reached-d), toLower(name[reached])); p < 0 {
+		if p = x.prefix.light(path, int32(reached)-path.start, toLower(name[reached])); p < 0 {
 			break
 		}
 		d = reached
 	}
 	return sets[always].or(sets[exact]).or(seg)
+}
+
+// within returns the deepest suffix of the name that h holds no longer
+// than limit, as its mark, or -1: only suffixes that leave room for a
+// prefix pair with it, and as the prefixes taken grow the limit shrinks, so
+// h steps back through the marks of the current suffix path and climbs to
+// an earlier path only when they run out.
+func (x *headerIndex) within(h *suffixHits, limit int) int32 {
+	for h.sv >= 0 && int(x.ends[h.sv].depth) > limit {
+		if h.sv > h.first {
+			h.sv--
+		} else {
+			x.climb(h)
+		}
+	}
+	return h.sv
+}
+
+// probeTable finds the positions of a tree at depths 1 to depth by their
+// text: in a tree that branches near its root at almost every byte, a walk
+// would change path at each byte, one load waiting on another. The deepest
+// position among a name's first bytes is found in one lookup when the name
+// is in the tree to the table's depth, and by halving the depths else
+// (positions are the prefixes of keys: if one is in the tree so are those
+// above it); its slot holds what the walk would have collected on the way.
+//
+// The hash mixes the word with a mask and two odd multipliers drawn at
+// random for each table, so that a document cannot be built to make its
+// positions collide, and the table is rebuilt with others when a run of
+// full slots, which a lookup may scan, comes out longer than probeMaxRun.
+type probeTable struct {
+	slots []probeSlot // open addressing; a slot with pathDepth 0 is empty
+	// The slots' routes: in the prefix tree the marks on the way down
+	// that have runs, by depth; in the suffix tree the segments of
+	// suffixHits, first and last, that are not empty.
+	route      []int32
+	mix        uint64 // the hash's random mask and odd multipliers
+	mul1, mul2 uint64
+	mask       uint64 // len(slots)-1
+	shift      uint8  // the hash's top bits pick a slot
+	depth      int
+}
+
+// probeSlot is the position of the tree whose text is the l bytes of word
+// (zero above them): on path pathDepth>>4, at depth l = pathDepth&15, with
+// its route, route[route>>5:][:route&31]. In the prefix tree it also holds
+// the rules of the deepest mark on the way (always) and of an exact name
+// there (exact), as indices into sets.
+type probeSlot struct {
+	word          uint64
+	pathDepth     uint32
+	route         uint32
+	always, exact uint16
+}
+
+// slot returns where the search for the l bytes of word starts.
+func (t *probeTable) slot(word uint64, l int) uint64 {
+	h := (word ^ t.mix ^ uint64(l)) * t.mul1
+	h ^= h >> 29
+	return h * t.mul2 >> t.shift
+}
+
+// find returns the slot of the l bytes of word, or nil.
+func (t *probeTable) find(word uint64, l int) *probeSlot {
+	for i := t.slot(word, l); ; i++ {
+		s := &t.slots[i&t.mask]
+		if s.word == word && s.pathDepth&15 == uint32(l) {
+			return s
+		}
+		if s.pathDepth == 0 {
+			return nil
+		}
+	}
+}
+
+// deepest returns the slot of the longest of the first n bytes of word
+// that is in the tree, and its length; nil and 0 when none is.
+func (t *probeTable) deepest(word uint64, n int) (*probeSlot, int) {
+	if s := t.find(word&(^uint64(0)>>(64-8*n)), n); s != nil {
+		return s, n
+	}
+	var got *probeSlot
+	lo, hi := 0, n // lo bytes are in the tree, hi are not
+	for hi-lo > 1 {
+		mid := (lo + hi) / 2
+		if s := t.find(word&(^uint64(0)>>(64-8*mid)), mid); s != nil {
+			got, lo = s, mid
+		} else {
+			hi = mid
+		}
+	}
+	return got, lo
 }
 
 // findSuffixes fills h with the suffixes of name that end patterns'
@@ -266,12 +423,45 @@ func (x *headerIndex) findSuffixes(name string, short uint64, h *suffixHits) {
 		return
 	}
 	p, d := int32(0), 0 // the last d bytes of name are read
+	if t := &x.suffix.probe; t.slots != nil {
+		// The last bytes through the probe table, a segment for each path
+		// they are on.
+		m := len(name)
+		var word uint64 // the last bytes, backwards
+		if m >= 8 {
+			word = bits.ReverseBytes64(lower8(load64(name, m-8)))
+		} else {
+			word = bits.ReverseBytes64(short << (8 * (8 - m)))
+		}
+		n := min(m, t.depth)
+		s, l := t.deepest(word, n)
+		if s != nil {
+			r := t.route[s.route>>5 : s.route>>5+s.route&31]
+			for i := 0; i < len(r); i += 2 {
+				h.segs[h.n].first, h.segs[h.n].last = r[i], r[i+1]
+				h.n++
+			}
+			if h.n > 0 {
+				h.k, h.sv, h.first = h.n-1, r[len(r)-1], r[len(r)-2]
+			}
+			p = int32(s.pathDepth >> 4)
+		}
+		if l < n || l == m {
+			return // the name leaves the tree, or is read
+		}
+		// The walk goes on along the last path, and redoes its segment
+		// (the segments of other paths start at other marks).
+		d = n
+		if h.n > 0 && h.segs[h.n-1].first == x.suffix.paths[p].mark0 {
+			h.n--
+		}
+	}
 	for {
 		path := &x.suffix.paths[p]
 		var reached int
 		if m := len(name); m < 8 {
 			// The bytes left, backwards, at the bottom of the word.
-			reached = d + x.matchWord(bits.ReverseBytes64(short<<(8*(8-m+d))), m-d, path)
+			reached = d + x.matchWord(bits.ReverseBytes64(short<<(8*(8-m+d))), m-d, path, d-int(path.start))
 		} else {
 			reached = d + x.matchReversed(name, d, path)
 		}
@@ -294,13 +484,13 @@ func (x *headerIndex) findSuffixes(name string, short uint64, h *suffixHits) {
 		}
 		h.segs[h.n].first, h.segs[h.n].last = path.mark0, lo-1
 		if lo > path.mark0 {
-			h.k, h.sv = h.n, lo-1
+			h.k, h.sv, h.first = h.n, lo-1, path.mark0
 		}
 		h.n++
 		if reached == len(name) || h.n == len(h.segs) {
 			return
 		}
-		if p = x.suffix.light(path, int32(reached-d), toLower(name[len(name)-1-reached])); p < 0 {
+		if p = x.suffix.light(path, int32(reached)-path.start, toLower(name[len(name)-1-reached])); p < 0 {
 			return
 		}
 		d = reached
@@ -363,8 +553,9 @@ func equalLower(s, low string) bool {
 // byte d on, lowercased, comparing eight bytes at a time: the index's text
 // has eight bytes of padding, so the last word of a path may be read whole.
 func (x *headerIndex) match(name string, d int, p *heavyPath) int {
-	n := min(len(name)-d, int(p.n))
-	text, off := x.text, int(p.off)
+	k := d - int(p.start) // the bytes of the path already matched
+	n := min(len(name)-d, int(p.n)-k)
+	text, off := x.text, int(p.off)+k
 	i := 0
 	for ; i < n; i += 8 {
 		var w uint64
@@ -383,11 +574,11 @@ func (x *headerIndex) match(name string, d int, p *heavyPath) int {
 	return n
 }
 
-// matchWord returns how many bytes of the path p the r bytes at the bottom
-// of w match, for a name shorter than a word.
-func (x *headerIndex) matchWord(w uint64, r int, p *heavyPath) int {
-	n := min(r, int(p.n), 8)
-	if diff := w ^ load64(x.text, int(p.off)); diff != 0 {
+// matchWord returns how many bytes of the path p from its byte k on the r
+// bytes at the bottom of w match, for a name shorter than a word.
+func (x *headerIndex) matchWord(w uint64, r int, p *heavyPath, k int) int {
+	n := min(r, int(p.n)-k, 8)
+	if diff := w ^ load64(x.text, int(p.off)+k); diff != 0 {
 		return min(bits.TrailingZeros64(diff)/8, n)
 	}
 	return n
@@ -396,9 +587,10 @@ func (x *headerIndex) matchWord(w uint64, r int, p *heavyPath) int {
 // matchReversed is match for the suffix tree: the name is read backwards
 // from its end, less the d bytes already read.
 func (x *headerIndex) matchReversed(name string, d int, p *heavyPath) int {
+	k := d - int(p.start) // the bytes of the path already matched
 	end := len(name) - d
-	n := min(end, int(p.n))
-	text, off := x.text, int(p.off)
+	n := min(end, int(p.n)-k)
+	text, off := x.text, int(p.off)+k
 	i := 0
 	for ; i < n; i += 8 {
 		var w uint64
