@@ -97,3 +97,41 @@ func TestAllocsOutsidePolicies(t *testing.T) {
 		t.Errorf("nil policy: %v allocs", got)
 	}
 }
+
+// TestAllocsHeaderIndex: matching through the header index, with and
+// without remembering names (a list longer than cacheFrom names), refuses
+// without allocating and allows with the response's allocations only.
+func TestAllocsHeaderIndex(t *testing.T) {
+	c := indexShapes()["side"]
+	p := Compile(c)
+	if p.headers == nil {
+		t.Fatal("fixture not indexed")
+	}
+	short := "xxy,qax,AZ" // all allowed by rule 0 of the shape
+	long := strings.Repeat(short+",", 3*cacheFrom)
+	for _, tt := range []struct {
+		name, acrh string
+		allow      bool
+		allocs     float64
+	}{
+		{"short list allowed", short, true, 1},
+		{"short list refused", short + ",nope", false, 0},
+		{"long list allowed", long + "xxy", true, 2},
+		{"long list refused", long + "nope", false, 0},
+	} {
+		h := http.Header{"Origin": {"https://o.test"}, "Access-Control-Request-Method": {"PUT"}, "Access-Control-Request-Headers": {tt.acrh}}
+		out := make(http.Header, 8)
+		run := func() {
+			clear(out)
+			d := p.Preflight(NewRequest(http.MethodOptions, h))
+			if d.Allowed() != tt.allow {
+				t.Fatalf("%s: allowed=%v reason=%v %q", tt.name, d.Allowed(), d.Reason(), d.DeniedHeader())
+			}
+			d.WriteHeaders(out)
+		}
+		run()
+		if got := testing.AllocsPerRun(50, run); got != tt.allocs {
+			t.Errorf("%s: %v allocs, want %v", tt.name, got, tt.allocs)
+		}
+	}
+}

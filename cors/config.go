@@ -4,6 +4,8 @@ import (
 	"math"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/s3cors/caddy-s3-cors/internal/xmltext"
 )
 
 const (
@@ -169,12 +171,12 @@ func (r *Rule) representable() bool {
 	if r.MaxAgeSeconds != nil && (*r.MaxAgeSeconds < math.MinInt32 || *r.MaxAgeSeconds > math.MaxInt32) {
 		return false
 	}
-	if !xmlText(r.ID) {
+	if !xmltext.Valid(r.ID) {
 		return false
 	}
 	for _, list := range [...][]string{r.AllowedHeaders, r.AllowedMethods, r.AllowedOrigins, r.ExposeHeaders} {
 		for _, v := range list {
-			if !xmlText(v) {
+			if !xmltext.Valid(v) {
 				return false
 			}
 		}
@@ -247,18 +249,4 @@ func isTokenByte(c byte) bool {
 		return true
 	}
 	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
-}
-
-// xmlText reports whether s is valid UTF-8 made only of characters XML 1.0
-// allows in text, so that Marshal can carry it and Parse give it back.
-func xmlText(s string) bool {
-	if !utf8.ValidString(s) {
-		return false
-	}
-	for _, r := range s {
-		if r < 0x20 && r != '\t' && r != '\n' && r != '\r' || r == 0xFFFE || r == 0xFFFF {
-			return false
-		}
-	}
-	return true
 }

@@ -40,14 +40,15 @@ func (p *Policy) Explain(r Request) Explanation {
 	// Both paths leave in d.method the method the rules are matched against.
 	method := methodBit(d.method)
 	_, named := scanRequestHeaders(r.RequestHeaders)
-	e.Rules = make([]RuleVerdict, len(p.rules))
-	for i := range p.rules {
-		e.Rules[i] = p.rules[i].verdict(i, r.Origin, method, named, r.RequestHeaders)
+	e.Rules = make([]RuleVerdict, p.consulted())
+	for i := range e.Rules {
+		e.Rules[i] = p.verdict(i, r.Origin, method, named, r.RequestHeaders)
 	}
 	return e
 }
 
-func (ru *rule) verdict(i int, origin string, method uint8, named bool, acrh []string) RuleVerdict {
+func (p *Policy) verdict(i int, origin string, method uint8, named bool, acrh []string) RuleVerdict {
+	ru := &p.rules[i]
 	v := RuleVerdict{Index: i, ID: ru.id}
 	if !ru.allowsOrigin(origin) {
 		v.Reason = ReasonOrigin
@@ -58,7 +59,7 @@ func (ru *rule) verdict(i int, origin string, method uint8, named bool, acrh []s
 		return v
 	}
 	if named {
-		if ok, name := ru.allowsHeaders(acrh); !ok {
+		if ok, name := p.ruleAllowsHeaders(i, acrh); !ok {
 			v.Reason, v.Header = ReasonHeader, name
 			return v
 		}

@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/s3cors/caddy-s3-cors/internal/xmltext"
 )
 
 // FuzzParse: Parse never panics, fails only with S3's codes, and whatever it
@@ -102,12 +104,12 @@ func FuzzRequestHeaders(f *testing.F) {
 
 		r := Rule{AllowedOrigins: []string{"*"}, AllowedMethods: []string{"GET"}}
 		for _, h := range strings.Split(allowed, "|") {
-			if strings.Count(h, "*") <= 1 && xmlText(h) {
+			if strings.Count(h, "*") <= 1 && xmltext.Valid(h) {
 				r.AllowedHeaders = append(r.AllowedHeaders, h)
 			}
 		}
 		p := Compile(&Configuration{Rules: []Rule{r}})
-		ok, denied := p.rules[0].allowsHeaders(lines)
+		ok, denied := p.ruleAllowsHeaders(0, lines)
 		wantDenied := ""
 		for _, n := range names {
 			if !naiveHeaderAllowed(r, n) {
@@ -116,10 +118,73 @@ func FuzzRequestHeaders(f *testing.F) {
 			}
 		}
 		if ok != (wantDenied == "") || denied != wantDenied {
-			t.Fatalf("allowsHeaders = %v %q, want denied %q (rule %q)", ok, denied, wantDenied, r.AllowedHeaders)
+			t.Fatalf("ruleAllowsHeaders = %v %q, want denied %q (rule %q)", ok, denied, wantDenied, r.AllowedHeaders)
 		}
 	})
 }
+
+// FuzzHeaderIndex: with many rules whose patterns the fuzzer writes (rules
+// separated by ";", patterns by "|", each rule allowing one method), a
+// preflight is decided like the naive evaluator decides it: the rule, the
+// reason, the denied header and the headers written.
+func FuzzHeaderIndex(f *testing.F) {
+	f.Add("ab*ba|a*|x-amz-*;*b|ab;A*B|-*-", "aba,AB,x-amz-date", true)
+	f.Add("a*a|aa*|*aa;a;*", "a,aa,aaa", false)
+	f.Add("content-*|*-type;*-id|x-*-id", "Content-Type,x-request-id,x-id", true)
+	f.Add("ab*|b*a;*-ab|abc", "abcab,ab-ab,BAAC,cb-a", true)
+	f.Fuzz(func(t *testing.T, rules, acrh string, put bool) {
+		c := &Configuration{}
+		for i, spec := range strings.Split(rules, ";") {
+			if i == MaxRules {
+				break
+			}
+			r := Rule{AllowedOrigins: []string{"*"}, AllowedMethods: []string{[]string{"GET", "PUT"}[i%2]}}
+			for _, h := range strings.Split(spec, "|") {
+				if strings.Count(h, "*") <= 1 && xmltext.Valid(h) {
+					r.AllowedHeaders = append(r.AllowedHeaders, h)
+				}
+			}
+			c.Rules = append(c.Rules, r)
+		}
+		if len(c.Rules) >= 2 && strings.HasPrefix(rules, "ab") {
+			// Trees that branch at every byte, so that both have probe
+			// tables, under the fuzzer's own patterns.
+			for i, s := range denseTexts {
+				c.Rules[i%2].AllowedHeaders = append(c.Rules[i%2].AllowedHeaders, []string{s + "*", s}[i/2%2])
+				c.Rules[1-i%2].AllowedHeaders = append(c.Rules[1-i%2].AllowedHeaders, "*"+s)
+			}
+		}
+		if err := c.Validate(); err != nil {
+			t.Fatalf("invalid configuration: %v", err)
+		}
+		method := "GET"
+		if put {
+			method = "PUT"
+		}
+		req := Request{Method: "OPTIONS", Origin: "https://o.test", RequestMethod: method, HasRequestMethod: true, RequestHeaders: strings.Split(acrh, "\n")}
+		if want, got := naiveEvaluate(c, req), engineResult(Compile(c), req); !reflect.DeepEqual(got, want) {
+			t.Fatalf("config  %s\nrequest %#v\ngot  %+v\nwant %+v", c.Marshal(), req, got, want)
+		}
+	})
+}
+
+// denseTexts are the strings of one to three bytes over "abc-".
+var denseTexts = func() []string {
+	var all []string
+	var gen func(string)
+	gen = func(s string) {
+		if s != "" {
+			all = append(all, s)
+		}
+		if len(s) < 3 {
+			for _, c := range "abc-" {
+				gen(s + string(c))
+			}
+		}
+	}
+	gen("")
+	return all
+}()
 
 // FuzzPolicy: a compiled policy decides like the naive evaluator. The seed
 // draws a random configuration; the fuzzer controls the request and one
@@ -132,10 +197,10 @@ func FuzzPolicy(f *testing.F) {
 		g := randomCase{rand.New(rand.NewPCG(seed, seed>>32))}
 		c := g.config(1 + int(seed%40))
 		r0 := &c.Rules[0]
-		if strings.Count(pattern, "*") <= 1 && xmlText(pattern) {
+		if strings.Count(pattern, "*") <= 1 && xmltext.Valid(pattern) {
 			r0.AllowedOrigins = append([]string{pattern}, r0.AllowedOrigins...)
 		}
-		if strings.Count(header, "*") <= 1 && xmlText(header) {
+		if strings.Count(header, "*") <= 1 && xmltext.Valid(header) {
 			r0.AllowedHeaders = append(r0.AllowedHeaders, header)
 		}
 		if err := c.Validate(); err != nil {

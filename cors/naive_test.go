@@ -221,6 +221,24 @@ var requestNames = []string{"x-amz-date", "X-AMZ-DATE", "content-type", "Content
 	"C", "j", "Z", "abc", "y"}
 var allMethods = []string{"GET", "PUT", "HEAD", "POST", "DELETE"}
 
+// overlapPieces make header patterns and names whose prefixes and suffixes
+// overlap, so that the length condition of spec B.3 (a name must be as long
+// as the pattern's prefix and suffix together) decides many matches.
+var overlapPieces = []string{"a", "b", "ab", "ba", "-", "A", "aa", "B-"}
+
+func (g randomCase) overlapPattern() string {
+	s := g.text(overlapPieces, 4)
+	if g.r.IntN(4) == 0 {
+		return s
+	}
+	i := g.r.IntN(len(s) + 1)
+	return s[:i] + "*" + s[i:]
+}
+
+func (g randomCase) overlapName() string {
+	return g.pick(overlapPieces) + g.text(overlapPieces, 5)
+}
+
 func (g randomCase) config(maxRules int) *Configuration {
 	c := &Configuration{Rules: make([]Rule, 1+g.r.IntN(maxRules))}
 	for i := range c.Rules {
@@ -236,10 +254,17 @@ func (g randomCase) config(maxRules int) *Configuration {
 		}
 		n := g.r.IntN(4)
 		if g.r.IntN(8) == 0 {
-			n = 16 // past exactHeaderScan, so the names are sorted and searched
+			n = 16
 		}
 		for range n {
 			r.AllowedHeaders = append(r.AllowedHeaders, g.pick(headerPatterns))
+		}
+		if g.r.IntN(4) == 0 {
+			// Many patterns with overlapping prefixes and suffixes, for
+			// the header index.
+			for range g.r.IntN(20) {
+				r.AllowedHeaders = append(r.AllowedHeaders, g.overlapPattern())
+			}
 		}
 		for range g.r.IntN(3) {
 			r.ExposeHeaders = append(r.ExposeHeaders, g.pick([]string{"ETag", "x-amz-request-id", ""}))
@@ -266,10 +291,15 @@ func (g randomCase) request(c *Configuration) Request {
 		req.HasRequestMethod = true
 		req.RequestMethod = g.pick([]string{"GET", "PUT", "HEAD", "POST", "DELETE", "GET", "PUT", "get", "PATCH", ""})
 	}
+	overlap := g.r.IntN(3) == 0
 	for range g.r.IntN(3) {
 		var items []string
 		for range g.r.IntN(4) {
-			items = append(items, g.pick(requestNames))
+			if overlap {
+				items = append(items, g.overlapName())
+			} else {
+				items = append(items, g.pick(requestNames))
+			}
 		}
 		req.RequestHeaders = append(req.RequestHeaders, strings.Join(items, g.pick([]string{",", ", ", " ,\t"})))
 	}
@@ -331,5 +361,55 @@ func TestNaiveEvaluatorNilPolicy(t *testing.T) {
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("request %#v\ngot  %+v\nwant %+v", req, got, want)
 		}
+	}
+}
+
+// TestHeaderIndexAgainstNaive compares the header index with the naive
+// matcher rule by rule: policies of up to 100 rules with many overlapping
+// one-"*" patterns, names drawn from the same pieces, and random sets of
+// wanted rules (the index may stop once it has found them all).
+func TestHeaderIndexAgainstNaive(t *testing.T) {
+	g := randomCase{rand.New(rand.NewPCG(5, 6))}
+	matches := 0
+	for n := range 600 {
+		c := &Configuration{Rules: make([]Rule, 1+g.r.IntN(100))}
+		for i := range c.Rules {
+			r := &c.Rules[i]
+			r.AllowedOrigins, r.AllowedMethods = []string{"*"}, []string{"GET"}
+			for range g.r.IntN(24) {
+				r.AllowedHeaders = append(r.AllowedHeaders, g.overlapPattern())
+			}
+			if g.r.IntN(50) == 0 {
+				r.AllowedHeaders = append(r.AllowedHeaders, "*")
+			}
+		}
+		p := Compile(c)
+		for range 20 {
+			name := g.overlapName()
+			var want, truth ruleSet
+			for i, r := range c.Rules {
+				if g.r.IntN(3) > 0 {
+					want.add(i)
+				}
+				if naiveHeaderAllowed(r, name) {
+					truth.add(i)
+				}
+			}
+			got := p.anyHeader.or(p.headerAllowing(name, want, new(suffixHits)))
+			for i := range c.Rules {
+				if want.has(i) && got.has(i) != truth.has(i) {
+					t.Fatalf("case %d: rule %d %q allows %q: index %v, naive %v", n, i, c.Rules[i].AllowedHeaders, name, got.has(i), truth.has(i))
+				}
+				if got.has(i) && !truth.has(i) {
+					t.Fatalf("case %d: index says rule %d %q allows %q", n, i, c.Rules[i].AllowedHeaders, name)
+				}
+			}
+			if !truth.empty() {
+				matches++
+			}
+		}
+	}
+	if matches < 3000 {
+		t.Errorf("only %d names matched a rule", matches)
 	}
 }

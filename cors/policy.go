@@ -4,7 +4,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unsafe"
 )
 
 // Policy is the compiled form of a valid Configuration: the rules with their
@@ -16,6 +15,12 @@ type Policy struct {
 	// index finds the rules whose origins match a request origin without
 	// scanning them all; nil when the policy is small enough to scan.
 	index *originIndex
+	// anyHeader holds the rules with the AllowedHeader "*". The
+	// AllowedHeader patterns of the others are in few when they are few,
+	// else in headers; both are nil when they have none.
+	anyHeader ruleSet
+	headers   *headerIndex
+	few       *fewHeaders
 	// one holds the rule of a single-rule policy, the common case, so that it
 	// costs no allocation of its own.
 	one [1]rule
@@ -29,16 +34,11 @@ type rule struct {
 	id      string
 	origins []originPattern
 	headers []string // AllowedHeader values, verbatim
-	// lowHeaders holds the AllowedHeader patterns lowercased: first the
-	// nExact ones without "*" (sorted when there are many), then those with
-	// one "*". It is empty when the rule allows every header.
-	lowHeaders []string
-	acam       string // Access-Control-Allow-Methods: the methods joined by ", "
-	aceh       string // Access-Control-Expose-Headers: the values joined by ", "
-	acma       string // Access-Control-Max-Age; "" when MaxAgeSeconds is absent
-	nExact     uint32
-	methods    uint8 // bit set of methodBit values
-	flags      uint8
+	acam    string   // Access-Control-Allow-Methods: the methods joined by ", "
+	aceh    string   // Access-Control-Expose-Headers: the values joined by ", "
+	acma    string   // Access-Control-Max-Age; "" when MaxAgeSeconds is absent
+	methods uint8    // bit set of methodBit values
+	flags   uint8
 }
 
 const (
@@ -54,10 +54,6 @@ type originPattern struct {
 	star  int
 }
 
-// exactHeaderScan is how many exact header names are scanned linearly before
-// a rule sorts them and searches them instead.
-const exactHeaderScan = 8
-
 // indexedOrigins is how many origin patterns a policy may hold before it
 // builds an origin index instead of scanning its rules.
 const indexedOrigins = 8
@@ -65,7 +61,8 @@ const indexedOrigins = 8
 // Compile builds the policy of a configuration that passes Validate. It keeps
 // nothing of c, so c may be changed afterwards. A nil c gives a nil policy
 // (no CORS configuration). For an invalid c the policy never panics but its
-// decisions are unspecified.
+// decisions are unspecified; of more than 128 rules, those past the 128th
+// are never consulted.
 func Compile(c *Configuration) *Policy {
 	if c == nil {
 		return nil
@@ -76,35 +73,53 @@ func Compile(c *Configuration) *Policy {
 	} else {
 		p.rules = make([]rule, len(c.Rules))
 	}
-	// The first pass only measures, so that the second can place every
-	// string in one arena and every list in one backing array, sized exactly.
-	b := builder{measuring: true, seen: make(map[string]string)}
+	// The first pass lays out every string in one arena and counts the list
+	// entries; the second places them, so each kind of value costs one
+	// allocation however many rules the policy has.
+	b := builder{at: make(map[string]int)}
 	b.compile(c, p.rules)
 	b.start()
 	b.compile(c, p.rules)
 	p.index = buildIndex(p.rules)
+	// Rule sets hold ruleSetCap rules, far more than MaxRules: the rules of
+	// an invalid configuration past that many are never consulted.
+	n := p.consulted()
+	for i := range n {
+		if p.rules[i].flags&anyHeader != 0 {
+			p.anyHeader.add(i)
+		}
+	}
+	p.headers, p.few = compileHeaders(c.Rules[:n])
 	return p
+}
+
+// consulted is how many of the policy's rules evaluation considers: all of
+// them in a valid configuration.
+func (p *Policy) consulted() int {
+	return min(len(p.rules), ruleSetCap)
 }
 
 // builder lays out the strings and lists of a policy.
 type builder struct {
-	measuring bool
-	bytes     int // arena size
-	slots     int // list backing size
-	arena     []byte
+	placing   bool
+	arena     []byte         // the first pass appends every distinct string here
+	text      string         // the arena as one string, for the second pass
+	at        map[string]int // offset in the arena of every distinct string
+	slots     int            // list backing size
 	lists     []string
 	patterns  []originPattern
 	npatterns int
-	seen      map[string]string // interned value by content
 }
 
-// start ends the measuring pass.
+// start ends the first pass: the arena becomes one string, of which every
+// string of the policy is a substring, and the list backings are allocated
+// at their exact sizes.
 func (b *builder) start() {
-	b.arena = make([]byte, 0, b.bytes)
+	b.text = string(b.arena)
+	b.arena = nil
 	b.lists = make([]string, 0, b.slots)
 	b.patterns = make([]originPattern, 0, b.npatterns)
-	clear(b.seen)
-	b.measuring = false
+	b.placing = true
 }
 
 // str returns s interned in the policy's arena: identical values share
@@ -113,21 +128,15 @@ func (b *builder) str(s string) string {
 	if s == "" {
 		return ""
 	}
-	if v, ok := b.seen[s]; ok {
-		return v
+	if b.placing {
+		at := b.at[s]
+		return b.text[at : at+len(s)]
 	}
-	if b.measuring {
-		b.bytes += len(s)
-		b.seen[s] = s
-		return s
+	if _, ok := b.at[s]; !ok {
+		b.at[s] = len(b.arena)
+		b.arena = append(b.arena, s...)
 	}
-	// The arena was sized exactly, so append never moves it: each string
-	// made here points at bytes that are final and are never written again.
-	at := len(b.arena)
-	b.arena = append(b.arena, s...)
-	v := unsafe.String(&b.arena[at], len(s))
-	b.seen[s] = v
-	return v
+	return s
 }
 
 // list returns a slice of n entries of the policy's list backing, capped so
@@ -136,7 +145,7 @@ func (b *builder) list(n int) []string {
 	if n == 0 {
 		return nil
 	}
-	if b.measuring {
+	if !b.placing {
 		b.slots += n
 		return make([]string, n)
 	}
@@ -148,7 +157,7 @@ func (b *builder) list(n int) []string {
 // originPatterns is list for the AllowedOrigin patterns, which have their own
 // backing array.
 func (b *builder) originPatterns(n int) []originPattern {
-	if b.measuring {
+	if !b.placing {
 		b.npatterns += n
 		return make([]originPattern, n)
 	}
@@ -175,9 +184,6 @@ func (b *builder) compile(c *Configuration, rules []rule) {
 				ru.flags |= anyHeader
 			}
 		}
-		if ru.flags&anyHeader == 0 {
-			b.compileHeaders(ru, src.AllowedHeaders)
-		}
 		for _, m := range src.AllowedMethods {
 			ru.methods |= methodBit(m)
 		}
@@ -189,37 +195,6 @@ func (b *builder) compile(c *Configuration, rules []rule) {
 		if src.MaxAgeSeconds != nil {
 			ru.acma = b.str(strconv.Itoa(*src.MaxAgeSeconds))
 		}
-	}
-}
-
-// compileHeaders fills lowHeaders: the exact names lowercased and without
-// duplicates, then the one-"*" patterns lowercased.
-func (b *builder) compileHeaders(ru *rule, headers []string) {
-	var exact, wild []string
-	for _, h := range headers {
-		l := lowerASCII(h)
-		switch strings.Count(l, "*") {
-		case 0:
-			if !slices.Contains(exact, l) {
-				exact = append(exact, l)
-			}
-		case 1:
-			if !slices.Contains(wild, l) {
-				wild = append(wild, l)
-			}
-		}
-		// Patterns with more than one "*" fail validation; they match nothing.
-	}
-	if len(exact) > exactHeaderScan {
-		slices.Sort(exact)
-	}
-	ru.nExact = uint32(len(exact))
-	ru.lowHeaders = b.list(len(exact) + len(wild))
-	for j, h := range exact {
-		ru.lowHeaders[j] = b.str(h)
-	}
-	for j, h := range wild {
-		ru.lowHeaders[len(exact)+j] = b.str(h)
 	}
 }
 

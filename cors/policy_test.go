@@ -561,17 +561,28 @@ func TestLargePolicyIndex(t *testing.T) {
 
 func TestCompileOversizedPolicy(t *testing.T) {
 	// More rules than a ruleSet holds (invalid, but Compile must cope):
-	// scanned, not indexed, and still first-match.
+	// scanned, not indexed, first-match among the rules a ruleSet holds, and
+	// the rules past them are never consulted, without a panic.
 	rules := make([]Rule, ruleSetCap+10)
 	for i := range rules {
-		rules[i] = Rule{AllowedOrigins: []string{fmt.Sprintf("o%d", i)}, AllowedMethods: []string{"GET"}}
+		rules[i] = Rule{AllowedOrigins: []string{fmt.Sprintf("o%d", i)}, AllowedMethods: []string{"GET"}, AllowedHeaders: []string{"x-*"}}
 	}
 	p := Compile(&Configuration{Rules: rules})
 	if p.index != nil {
 		t.Fatal("oversized policy indexed")
 	}
-	if d := p.Preflight(preflightReq(fmt.Sprintf("o%d", ruleSetCap+5), "GET")); d.Rule() != ruleSetCap+5 {
+	if d := p.Preflight(preflightReq(fmt.Sprintf("o%d", ruleSetCap-1), "GET", "x-a")); d.Rule() != ruleSetCap-1 {
 		t.Errorf("rule %d", d.Rule())
+	}
+	r := preflightReq(fmt.Sprintf("o%d", ruleSetCap+5), "GET", "x-a")
+	if d := p.Preflight(r); d.Allowed() {
+		t.Errorf("rule %d past the cap was consulted", d.Rule())
+	}
+	if e := p.Explain(r); len(e.Rules) != ruleSetCap {
+		t.Errorf("%d verdicts", len(e.Rules))
+	}
+	if got := p.Configuration(); len(got.Rules) != len(rules) {
+		t.Errorf("Configuration() has %d rules", len(got.Rules))
 	}
 }
 

@@ -443,9 +443,9 @@ var exampleProbes = map[string][]corsProbe{
 		{origin: evilOrigin, method: "GET", headers: "range"},
 	},
 	"multipart-upload": {
-		{origin: appOrigin, method: "PUT", headers: "authorization,content-type,x-amz-content-sha256,x-amz-date", allowed: true, acao: appOrigin, aceh: "ETag, x-amz-version-id"},
-		{origin: appOrigin, method: "POST", allowed: true, acao: appOrigin, aceh: "ETag, x-amz-version-id"},
-		{origin: appOrigin, method: "DELETE", allowed: true, acao: appOrigin, aceh: "ETag, x-amz-version-id"},
+		{origin: appOrigin, method: "PUT", headers: "authorization,content-type,x-amz-content-sha256,x-amz-date", allowed: true, acao: appOrigin, aceh: "ETag, x-amz-version-id, x-amz-checksum-crc32"},
+		{origin: appOrigin, method: "POST", allowed: true, acao: appOrigin, aceh: "ETag, x-amz-version-id, x-amz-checksum-crc32"},
+		{origin: appOrigin, method: "DELETE", allowed: true, acao: appOrigin, aceh: "ETag, x-amz-version-id, x-amz-checksum-crc32"},
 		{origin: "https://app.example.com.evil.example", method: "PUT"},
 	},
 	"wildcard-subdomains": {

@@ -5,7 +5,8 @@ import (
 	"encoding/binary"
 	"math/rand/v2"
 	"net/http"
-	"unicode/utf8"
+
+	"github.com/s3cors/caddy-s3-cors/internal/xmltext"
 )
 
 // IDs are the x-amz-request-id / x-amz-id-2 pair of one response. S3 repeats
@@ -47,8 +48,6 @@ func (ids IDs) Set(h http.Header) {
 	h["x-amz-id-2"] = v[1:2:2]
 }
 
-const xmlDeclaration = `<?xml version="1.0" encoding="UTF-8"?>` + "\n"
-
 // WriteError writes e as S3 does (spec A.8): an XML declaration, a newline,
 // then one line <Error><Code/><Message/>extras<RequestId/><HostId/></Error>,
 // with Content-Type application/xml, the ids in the headers, and
@@ -68,67 +67,14 @@ func WriteError(w http.ResponseWriter, ids IDs, e *Error) {
 
 // appendXML appends the error document of e to b.
 func (e *Error) appendXML(b []byte, ids IDs) []byte {
-	b = append(b, xmlDeclaration...)
+	b = append(b, xmltext.Declaration...)
 	b = append(b, "<Error>"...)
-	b = appendElement(b, "Code", e.Code)
-	b = appendElement(b, "Message", e.Message)
+	b = xmltext.AppendElement(b, "Code", e.Code)
+	b = xmltext.AppendElement(b, "Message", e.Message)
 	for _, f := range e.Extra {
-		b = appendElement(b, f.Name, f.Value)
+		b = xmltext.AppendElement(b, f.Name, f.Value)
 	}
-	b = appendElement(b, "RequestId", ids.RequestID)
-	b = appendElement(b, "HostId", ids.HostID)
+	b = xmltext.AppendElement(b, "RequestId", ids.RequestID)
+	b = xmltext.AppendElement(b, "HostId", ids.HostID)
 	return append(b, "</Error>"...)
-}
-
-func appendElement(b []byte, name, value string) []byte {
-	b = append(b, '<')
-	b = append(b, name...)
-	b = append(b, '>')
-	b = appendText(b, value)
-	b = append(b, "</"...)
-	b = append(b, name...)
-	return append(b, '>')
-}
-
-// appendText escapes only what XML character data requires. S3 leaves quotes
-// and apostrophes as they are (AllowedOrigin "x" and 'us-east-1' reach the
-// client unescaped), which encoding/xml would turn into &#34; and &#39;.
-// Characters XML cannot carry at all become U+FFFD, so a hostile header value
-// echoed in an error cannot break the document.
-func appendText(b []byte, s string) []byte {
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case c == '&':
-				b = append(b, "&amp;"...)
-			case c == '<':
-				b = append(b, "&lt;"...)
-			case c == '>':
-				b = append(b, "&gt;"...)
-			case c == '\r':
-				// A raw CR would be folded into LF by the client's parser.
-				b = append(b, "&#xD;"...)
-			case c < 0x20 && c != '\t' && c != '\n':
-				b = append(b, "\uFFFD"...)
-			default:
-				b = append(b, c)
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 || !xmlChar(r) {
-			b = append(b, "\uFFFD"...)
-		} else {
-			b = append(b, s[i:i+size]...)
-		}
-		i += size
-	}
-	return b
-}
-
-// xmlChar reports whether r is allowed in an XML 1.0 document (above ASCII).
-func xmlChar(r rune) bool {
-	return r >= 0x80 && r <= 0xD7FF || r >= 0xE000 && r <= 0xFFFD || r >= 0x10000 && r <= 0x10FFFF
 }

@@ -464,14 +464,15 @@ func TestSetLogger(t *testing.T) {
 }
 
 // TestCanonicalFormLargerThanTheLimit stores a document within S3's 64 KB
-// whose canonical form is larger (plain quotes become &#34;): it is stored,
+// whose canonical form is larger (a plain ">" in a value is written back as
+// &gt;, as every XML writer may, and the declaration is added): it is stored,
 // and it loads back on other instances, by a full load and by a sync.
 func TestCanonicalFormLargerThanTheLimit(t *testing.T) {
 	var doc strings.Builder
 	doc.WriteString(`<CORSConfiguration>`)
 	for i := range cors.MaxRules {
-		fmt.Fprintf(&doc, `<CORSRule><ID>%s%03d</ID><AllowedMethod>GET</AllowedMethod><AllowedOrigin>https://"%d".example.com</AllowedOrigin></CORSRule>`,
-			strings.Repeat(`"'`, 120), i, i)
+		fmt.Fprintf(&doc, `<CORSRule><ID>%s%03d</ID><AllowedMethod>GET</AllowedMethod><AllowedOrigin>https://%d.example.com</AllowedOrigin></CORSRule>`,
+			strings.Repeat(">", 240), i, i)
 	}
 	doc.WriteString(`</CORSConfiguration>`)
 	cfg, err := cors.Parse([]byte(doc.String()))
@@ -502,7 +503,7 @@ func TestCanonicalFormLargerThanTheLimit(t *testing.T) {
 		if !ok || got.Document != want || got.Version != rec.Version {
 			t.Fatalf("%s: Get = %d bytes, version %q, %v; want the stored record", name, len(got.Document), got.Version, ok)
 		}
-		d := other.Lookup("photos").Live.Preflight(cors.Request{Origin: `https://"99".example.com`, Method: http.MethodOptions, RequestMethod: "GET", HasRequestMethod: true})
+		d := other.Lookup("photos").Live.Preflight(cors.Request{Origin: "https://99.example.com", Method: http.MethodOptions, RequestMethod: "GET", HasRequestMethod: true})
 		if !d.Allowed() || d.Rule() != 99 {
 			t.Fatalf("%s: preflight from the last rule's origin = %v (rule %d)", name, d.Outcome(), d.Rule())
 		}

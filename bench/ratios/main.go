@@ -91,9 +91,11 @@ func (t target) values(rounds []round) []float64 {
 }
 
 const (
-	cors  = "BenchmarkCORS/case="
-	rules = "BenchmarkRules/case="
-	acrh  = "BenchmarkACRH/acrh="
+	cors    = "BenchmarkCORS/case="
+	rules   = "BenchmarkRules/case="
+	acrh    = "BenchmarkACRH/acrh="
+	hostile = "BenchmarkHostile/doc="
+	star    = "BenchmarkHostile/doc=star/list="
 )
 
 var targets = []target{
@@ -112,6 +114,16 @@ var targets = []target{
 	{"1 MiB ACRH on 1024 lines / ACRH at the cap", acrh + "1MiB-1024-lines/impl=engine", acrh + "at-cap/impl=engine", "ns/op", 1},
 	{"1 MiB ACRH on one line: engine allocs", acrh + "1MiB-one-line/impl=engine", "", "allocs/op", 0},
 	{"1 MiB ACRH on 1024 lines: engine allocs", acrh + "1MiB-1024-lines/impl=engine", "", "allocs/op", 0},
+	{"8 KiB ACRH, worst document for the index's walk (trie2^8) / one-rule *", hostile + "trie2^8", star + "trie2^8", "ns/op", 10},
+	{"8 KiB ACRH, worst document for the index's walk (trie3^5) / one-rule *", hostile + "trie3^5", star + "trie3^5", "ns/op", 10},
+	{"8 KiB ACRH, worst document for both walks (trie2^8+8) / one-rule *", hostile + "trie2^8+8", star + "trie2^8+8", "ns/op", 10},
+	{"8 KiB ACRH, worst document for the length condition (chains) / one-rule *", hostile + "chains", star + "chains", "ns/op", 10},
+	{"8 KiB ACRH, worst document for name-by-pattern matching (scan) / one-rule *", hostile + "scan", star + "scan", "ns/op", 10},
+	{"8 KiB ACRH refused by trie2^8: engine allocs", hostile + "trie2^8", "", "allocs/op", 0},
+	{"8 KiB ACRH refused by trie3^5: engine allocs", hostile + "trie3^5", "", "allocs/op", 0},
+	{"8 KiB ACRH refused by trie2^8+8: engine allocs", hostile + "trie2^8+8", "", "allocs/op", 0},
+	{"8 KiB ACRH refused by chains: engine allocs", hostile + "chains", "", "allocs/op", 0},
+	{"8 KiB ACRH refused by scan: engine allocs", hostile + "scan", "", "allocs/op", 0},
 	{"heap per compiled single-rule bucket, with map entry and name (B)", "BenchmarkBuckets/impl=snapshot", "", "B/bucket", 512},
 	{"heap per compiled single-rule policy alone (B)", "BenchmarkBuckets/impl=snapshot", "", "B/policy", 512},
 	// Context, not targets.
@@ -127,6 +139,12 @@ var targets = []target{
 	{"actual GET: engine / floor-fresh", cors + "actual-get/impl=engine", cors + "actual-get/impl=floor-fresh", "ns/op", -1},
 	{"1 MiB ACRH on 1024 lines: engine / jub0bs", acrh + "1MiB-1024-lines/impl=engine", acrh + "1MiB-1024-lines/impl=jub0bs", "ns/op", -1},
 	{"bucket lookup among 100k: snapshot / bare map", "BenchmarkBuckets/impl=snapshot", "BenchmarkBuckets/impl=map", "ns/op", -1},
+	{"heap per compiled policy: one rule naming eight headers (B)", "BenchmarkHostileHeap/doc=rule", "", "B/policy", -1},
+	{"heap per compiled policy: trie2^8 (B)", "BenchmarkHostileHeap/doc=trie2^8", "", "B/policy", -1},
+	{"heap per compiled policy: trie3^5 (B)", "BenchmarkHostileHeap/doc=trie3^5", "", "B/policy", -1},
+	{"heap per compiled policy: trie2^8+8 (B)", "BenchmarkHostileHeap/doc=trie2^8+8", "", "B/policy", -1},
+	{"heap per compiled policy: chains (B)", "BenchmarkHostileHeap/doc=chains", "", "B/policy", -1},
+	{"heap per compiled policy: scan (B)", "BenchmarkHostileHeap/doc=scan", "", "B/policy", -1},
 }
 
 func main() {
