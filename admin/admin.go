@@ -43,6 +43,8 @@ const maxRequestBody = cors.MaxDocumentSize
 //	DELETE /s3_cors/buckets/{bucket}  delete a bucket's configuration
 //	POST   /s3_cors/explain           evaluate a request against a bucket's rules, or the
 //	                                  default's (JSON: ExplainRequest in, Explanation out)
+//	GET    /s3_cors/lint/{bucket}     what in the bucket's configuration browsers or SDKs will
+//	                                  trip on (JSON: LintReport)
 //	GET    /s3_cors/stats/{bucket}    how often each rule decided, and why requests were
 //	                                  refused, on this instance (JSON: caddymodule.DecisionStats)
 //	POST   /s3_cors/import            copy configurations here (JSON: ImportRequest in,
@@ -123,6 +125,11 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request) error {
 			return methodNotAllowed(r.Method, "POST")
 		}
 		return a.explain(w, r, app)
+	case strings.HasPrefix(path, "lint/"):
+		if r.Method != http.MethodGet {
+			return methodNotAllowed(r.Method, "GET")
+		}
+		return a.lint(w, st, strings.TrimPrefix(path, "lint/"))
 	case strings.HasPrefix(path, "stats/"):
 		if r.Method != http.MethodGet {
 			return methodNotAllowed(r.Method, "GET")
@@ -227,6 +234,7 @@ func (a *API) bucket(w http.ResponseWriter, r *http.Request, app *caddymodule.Ap
 		if _, err := st.Put(r.Context(), bucket, cfg, updatedBy); err != nil {
 			return storeError(bucket, err)
 		}
+		app.LogLint(bucket, updatedBy, cfg)
 		s, _ := summary(st, bucket)
 		return writeJSON(w, s)
 

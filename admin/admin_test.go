@@ -68,6 +68,12 @@ const corsDoc = `<CORSConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-0
 // upstream is that URL.
 func loadConfig(t *testing.T, handlerUpstream string) {
 	t.Helper()
+	loadJSON(t, testConfig(t, handlerUpstream))
+}
+
+// testConfig is the config loadConfig loads.
+func testConfig(t *testing.T, handlerUpstream string) map[string]any {
+	t.Helper()
 	dir, err := os.MkdirTemp(storageRoot, "storage-")
 	if err != nil {
 		t.Fatal(err)
@@ -84,17 +90,20 @@ func loadConfig(t *testing.T, handlerUpstream string) {
 			}}},
 		}}}
 	}
-	loadJSON(t, map[string]any{
+	return map[string]any{
 		"storage": map[string]any{"module": "file_system", "root": dir},
 		"apps":    apps,
-	})
+	}
 }
 
-// loadJSON runs cfg with this test's admin endpoint and quiet logs.
+// loadJSON runs cfg with this test's admin endpoint and, unless cfg says
+// otherwise, quiet logs.
 func loadJSON(t *testing.T, cfg map[string]any) {
 	t.Helper()
 	cfg["admin"] = map[string]any{"listen": adminAddr, "config": map[string]any{"persist": false}}
-	cfg["logging"] = map[string]any{"logs": map[string]any{"default": map[string]any{"level": "ERROR"}}}
+	if cfg["logging"] == nil {
+		cfg["logging"] = map[string]any{"logs": map[string]any{"default": map[string]any{"level": "ERROR"}}}
+	}
 	b, err := json.Marshal(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -75,7 +75,9 @@ func TestCommandUsage(t *testing.T) {
 		"  list                       list the buckets",
 		"  get <bucket>               print a bucket's CORSConfiguration",
 		"  put <bucket> <file|->      store a CORSConfiguration",
+		"  put <bucket> --preset <name> [--origin <url>...] [--dry-run]\n                             store the configuration of a preset (read, browser-upload, public-read)",
 		"  delete <bucket>            delete a bucket's CORS configuration",
+		"  lint <file|bucket> [--strict]\n                             warn of what S3 accepts but browsers or SDKs will trip on",
 		"  explain <bucket>           say how a request would be decided",
 		"  stats <bucket>             how often each rule decided",
 		"  import --from-upstream [<bucket>...]\n                             copy the store's own bucket CORS configurations here",
@@ -88,13 +90,15 @@ func TestCommandUsage(t *testing.T) {
 	runCaddy(t, "", "frobnicate").wantFailure(t, "unknown verb", append([]string{`unknown verb "frobnicate"`}, verbLines...)...)
 	runCaddy(t, "", "get").wantFailure(t, "get without a bucket", "usage: caddy s3-cors get <bucket>\n")
 	runCaddy(t, "", "get", "photos", "videos").wantFailure(t, "get with two buckets", "usage: caddy s3-cors get <bucket>\n")
-	runCaddy(t, "", "put", "photos").wantFailure(t, "put without a file", "usage: caddy s3-cors put <bucket> <file|->\n")
+	runCaddy(t, "", "put", "photos").wantFailure(t, "put without a file", "usage: caddy s3-cors put <bucket> <file|-> (or put <bucket> --preset <name> [--origin <url>...] [--dry-run])\n")
 	runCaddy(t, "", "stats").wantFailure(t, "stats without a bucket", "usage: caddy s3-cors stats <bucket>\n")
 
 	help := runCaddy(t, "", "--help")
 	for _, want := range append(verbLines[1:], "--request-headers", "caddy s3-cors explain photos", "--from-upstream", "--replace",
 		"caddy s3-cors import --from-upstream photos videos --replace", "caddy s3-cors import buckets.ndjson", "--skip-bucket-check", "--batch-size",
-		"caddy s3-cors history photos", "caddy s3-cors rollback photos") {
+		"caddy s3-cors history photos", "caddy s3-cors rollback photos",
+		"caddy s3-cors put photos --preset browser-upload --origin https://app.example", "caddy s3-cors lint photos --strict",
+		"--preset", "--dry-run", "--strict", "shadowed-rule, origin-never-matches") {
 		if help.code != 0 || !strings.Contains(help.stdout, want) {
 			t.Errorf("--help: exit %d, lacks %q:\n%s", help.code, want, help.stdout)
 		}

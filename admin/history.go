@@ -123,10 +123,12 @@ func (a *API) rollback(w http.ResponseWriter, r *http.Request, app *caddymodule.
 	if err := bucketMustExist(r, app, bucket); err != nil {
 		return err
 	}
-	rec, restored, err := app.Store().Rollback(r.Context(), bucket, q.Version, updatedBy)
+	st := app.Store()
+	rec, restored, err := st.Rollback(r.Context(), bucket, q.Version, updatedBy)
 	if err != nil {
 		return historyError(bucket, err)
 	}
+	app.LogLint(bucket, updatedBy, st.Lookup(bucket).Live.Configuration())
 	return writeJSON(w, RollbackResult{
 		BucketSummary: BucketSummary{Bucket: bucket, Rules: restored.Rules, UpdatedAt: rec.UpdatedAt, UpdatedBy: rec.UpdatedBy},
 		Version:       rec.Version,

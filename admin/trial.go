@@ -85,6 +85,7 @@ func (a *API) candidate(w http.ResponseWriter, r *http.Request, app *caddymodule
 		if _, err := st.Promote(r.Context(), bucket, updatedBy); err != nil {
 			return candidateError(bucket, err)
 		}
+		app.LogLint(bucket, updatedBy, st.Lookup(bucket).Live.Configuration())
 		s, _ := summary(st, bucket)
 		return writeJSON(w, s)
 
@@ -108,6 +109,7 @@ func (a *API) candidate(w http.ResponseWriter, r *http.Request, app *caddymodule
 		if _, err := st.Try(r.Context(), bucket, cfg, updatedBy); err != nil {
 			return storeError(bucket, err)
 		}
+		app.LogCandidateLint(bucket, updatedBy, cfg)
 		s, _ := candidateSummary(st, bucket)
 		return writeJSON(w, s)
 

@@ -99,6 +99,7 @@ func (a *App) ImportConfigurations(ctx context.Context, source string, items []s
 	if invalid, ok := errors.AsType[*store.InvalidItemsError](err); ok {
 		return ImportReport{}, invalid
 	}
+	var lint lintTally
 	for _, i := range candidates {
 		res := &report.Results[i]
 		now := st.Lookup(items[i].Bucket).Live
@@ -108,16 +109,19 @@ func (a *App) ImportConfigurations(ctx context.Context, source string, items []s
 			// equal to the one in force shares its policy, and is
 			// reported failed even if it was written again.
 			res.Status, res.Message = ImportFailed, "storing the configuration here: "+err.Error()
+			continue
 		case before[i] != nil:
 			res.Status, res.Rules = ImportReplaced, len(items[i].Config.Rules)
 		default:
 			res.Status, res.Rules = ImportImported, len(items[i].Config.Rules)
 		}
+		lint.add(items[i].Config)
 	}
 
 	a.logger.Info("imported bucket CORS configurations",
 		zap.String("source", source), zap.Int("buckets", len(items)),
 		zap.Int("imported", report.Count(ImportImported)+report.Count(ImportReplaced)),
 		zap.Int("skipped", report.Count(ImportSkipped)), zap.Int("failed", report.Count(ImportFailed)))
+	lint.log(a.logger, source)
 	return report, nil
 }

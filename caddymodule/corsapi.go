@@ -87,6 +87,7 @@ func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request, t s3.Target) 
 			fail(s3.ErrInternalError())
 			return
 		}
+		logLint(h.logger, lintLiveMessage, t.Bucket, caller, cfg)
 		h.respond(w, ids, op, http.StatusOK, nil)
 
 	case http.MethodGet:

@@ -130,30 +130,37 @@ func (a *App) ImportFromUpstream(ctx context.Context, opts ImportOptions) (Impor
 		}
 	}
 	report.Results = make([]ImportResult, len(buckets))
+	stored := make([]*cors.Configuration, len(buckets))
 	parallel(len(buckets), importConcurrency, func(i int) {
-		report.Results[i] = a.importBucket(ctx, client, buckets[i], opts.Replace)
+		report.Results[i], stored[i] = a.importBucket(ctx, client, buckets[i], opts.Replace)
 	})
 
 	a.logger.Info("imported bucket CORS configurations from the upstream",
 		zap.String("upstream", u.Endpoint), zap.Int("buckets", len(buckets)),
 		zap.Int("imported", report.Count(ImportImported)+report.Count(ImportReplaced)),
 		zap.Int("refused", report.Count(ImportRefused)), zap.Int("failed", report.Count(ImportFailed)))
+	var lint lintTally
+	for _, cfg := range stored {
+		lint.add(cfg) // nil for a bucket not imported, which has no warnings
+	}
+	lint.log(a.logger, u.Endpoint)
 	return report, nil
 }
 
-// importBucket imports one bucket's configuration.
-func (a *App) importBucket(ctx context.Context, client *awss3.Client, bucket string, replace bool) ImportResult {
+// importBucket imports one bucket's configuration, and returns it when it
+// was stored.
+func (a *App) importBucket(ctx context.Context, client *awss3.Client, bucket string, replace bool) (ImportResult, *cors.Configuration) {
 	res := ImportResult{Bucket: bucket}
 	if !s3.ValidBucketName(bucket) {
 		e := s3.ErrInvalidBucketName(bucket)
 		res.Status, res.Code, res.Message = ImportFailed, e.Code, e.Message
-		return res
+		return res, nil
 	}
 	st := a.shared.store
 	had := st.Lookup(bucket).Live != nil
 	if had && !replace {
 		res.Status, res.Message = ImportSkipped, "the bucket has a CORS configuration here already"
-		return res
+		return res, nil
 	}
 	out, err := client.GetBucketCors(ctx, &awss3.GetBucketCorsInput{Bucket: aws.String(bucket)})
 	if err != nil {
@@ -162,25 +169,25 @@ func (a *App) importBucket(ctx context.Context, client *awss3.Client, bucket str
 		if res.Code == "NoSuchCORSConfiguration" {
 			res.Status, res.Code, res.Message = ImportNoConfiguration, "", ""
 		}
-		return res
+		return res, nil
 	}
 	cfg := configurationOf(out.CORSRules)
 	if err := cfg.Validate(); err != nil {
 		e := s3.AsError(err)
 		res.Status, res.Code, res.Message = ImportRefused, e.Code, e.Message
-		return res
+		return res, nil
 	}
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeWriteTimeout)
 	defer cancel()
 	if _, err := st.Put(wctx, bucket, cfg, importedBy); err != nil {
 		res.Status, res.Message = ImportFailed, "storing the configuration here: "+err.Error()
-		return res
+		return res, nil
 	}
 	res.Status, res.Rules = ImportImported, len(cfg.Rules)
 	if had {
 		res.Status = ImportReplaced
 	}
-	return res
+	return res, cfg
 }
 
 // parallel calls do for every index below n, workers at a time, and

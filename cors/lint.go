@@ -9,9 +9,9 @@ import (
 // Warning is something S3 accepts in a configuration but that browsers or
 // the AWS SDKs will trip on.
 type Warning struct {
-	Code    string // one of the Warn constants; stable, for scripts
-	Rule    int    // the rule's index, from 0; -1 when not about one rule
-	Message string // what will go wrong, and what to change
+	Code    string `json:"code"`    // one of the Warn constants; stable, for scripts
+	Rule    int    `json:"rule"`    // the rule's index, from 0; -1 when not about one rule
+	Message string `json:"message"` // what will go wrong, and what to change
 }
 
 // String returns the warning as the CLI prints it.
@@ -40,6 +40,13 @@ const (
 	// WarnWildcardOriginWrite: AllowedOrigin "*" with PUT, POST or DELETE.
 	WarnWildcardOriginWrite = "wildcard-origin-write"
 )
+
+// WarningCodes returns the codes Lint's warnings may have, in the order to
+// list them.
+func WarningCodes() []string {
+	return []string{WarnShadowedRule, WarnOriginNeverMatches, WarnETagNotExposed,
+		WarnSDKChecksumHeaders, WarnMaxAgeOverBrowserCap, WarnWildcardOriginWrite}
+}
 
 // Lint returns the warnings for c, rule by rule, in a fixed order. It
 // changes nothing and needs no valid c (values S3 would refuse are taken

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -125,6 +126,9 @@ func TestLint(t *testing.T) {
 			for _, w := range ws {
 				if w.Message == "" || strings.HasSuffix(w.Message, " ") {
 					t.Errorf("%s: message %q", w.Code, w.Message)
+				}
+				if !slices.Contains(WarningCodes(), w.Code) {
+					t.Errorf("WarningCodes() lacks %s", w.Code)
 				}
 			}
 		})
