@@ -85,6 +85,10 @@ const maxRequestBody = cors.MaxDocumentSize
 // removed. Errors are Caddy's admin errors, {"error": "..."}, whose text
 // carries S3's code and message where the ?cors API would send one.
 //
+// A PUT, a promotion, a rollback or a candidate that stores a configuration
+// with lint warnings (cors.Lint) logs each of them at warn level; the
+// answer is the same.
+//
 // The admin API is not authenticated by SigV4: protect it as Caddy's admin
 // API always must (it listens on localhost by default).
 type API struct{}

