@@ -16,8 +16,9 @@ type Policy struct {
 	// scanning them all; nil when the policy is small enough to scan.
 	index *originIndex
 	// anyHeader holds the rules with the AllowedHeader "*". The
-	// AllowedHeader patterns of the others are in few when they are few,
-	// else in headers; both are nil when they have none.
+	// AllowedHeader patterns of the others are in headers when they are
+	// many, and those of each rule that has few in few; both are nil when
+	// they have none.
 	anyHeader ruleSet
 	headers   *headerIndex
 	few       *fewHeaders
