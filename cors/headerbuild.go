@@ -18,33 +18,52 @@ const fewPatterns = 16
 // with few into a list, and, when the policy has more than few, all of
 // them into an index. Both are nil when there are none.
 func compileHeaders(rules []Rule) (*headerIndex, *fewHeaders) {
-	exact := map[string]ruleSet{}
-	always := map[string]ruleSet{}
-	pairs := map[[2]string]ruleSet{} // by prefix and non-empty suffix
-	few := &fewHeaders{rules: make([]ruleList, len(rules))}
-	var text []byte
-	total := 0
+	// A rule's exact names and its one-"*" patterns, as texts without
+	// the "*" and the length of what precedes it.
+	type pattern struct {
+		text       string
+		plen, slen int
+	}
+	total, size := 0, 0
+	for i := range rules {
+		if !slices.Contains(rules[i].AllowedHeaders, "*") {
+			total += len(rules[i].AllowedHeaders)
+			for _, h := range rules[i].AllowedHeaders {
+				size += len(h)
+			}
+		}
+	}
+	if total == 0 {
+		return nil, nil
+	}
+	// The index's keys, only when there is to be an index.
+	var exact, always map[string]ruleSet
+	var pairs map[[2]string]ruleSet // by prefix and non-empty suffix
+	if total > fewPatterns {
+		exact, always, pairs = map[string]ruleSet{}, map[string]ruleSet{}, map[[2]string]ruleSet{}
+	}
+	few := &fewHeaders{pats: make([]fewPattern, 0, min(total, fewPatterns)), rules: make([]ruleList, len(rules))}
+	text := make([]byte, 0, min(size, 64*fewPatterns))
+	var names, wild []pattern
+	total = 0
 	for i := range rules {
 		if slices.Contains(rules[i].AllowedHeaders, "*") {
 			continue
 		}
-		// The rule's exact names and its one-"*" patterns, as texts
-		// without the "*" and the length of what precedes it.
-		type pattern struct {
-			text       string
-			plen, slen int
-		}
-		var names, wild []pattern
+		names, wild = names[:0], wild[:0]
 		for _, h := range rules[i].AllowedHeaders {
 			l := lowerASCII(h)
 			star := strings.IndexByte(l, '*')
 			switch {
 			case star < 0:
-				exact[l] = exact[l].with(i)
+				if exact != nil {
+					exact[l] = exact[l].with(i)
+				}
 				names = append(names, pattern{l, len(l), 0})
 				continue
 			case strings.IndexByte(l[star+1:], '*') >= 0:
 				continue // more than one "*" fails validation; it matches nothing
+			case exact == nil:
 			case star == len(l)-1:
 				always[l[:star]] = always[l[:star]].with(i)
 			default:
@@ -58,17 +77,17 @@ func compileHeaders(rules []Rule) (*headerIndex, *fewHeaders) {
 			continue // in the index only
 		}
 		at := uint16(len(few.pats))
-		for _, q := range append(names, wild...) {
+		for _, q := range append(names, wild...) { // names has room: reused
 			few.pats = append(few.pats, fewPattern{off: uint32(len(text)), plen: uint16(q.plen), slen: uint16(q.slen), rule: uint8(i)})
 			text = append(text, q.text...)
 		}
 		few.rules[i] = ruleList{start: at, exact: at + uint16(len(names)), end: uint16(len(few.pats)), listed: true}
 	}
 	if total == 0 {
-		return nil, nil
+		return nil, nil // only patterns with more than one "*"
 	}
 	few.text = string(text)
-	if total <= fewPatterns {
+	if exact == nil {
 		return nil, few
 	}
 	return buildHeaderIndex(exact, always, pairs), few
