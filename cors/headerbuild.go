@@ -16,8 +16,8 @@ const fewPatterns = 16
 // compileHeaders compiles the AllowedHeader patterns of rules (at most
 // ruleSetCap of them) that do not allow every header: those of each rule
 // with few into a list, and, when the policy has more than few, all of
-// them into an index. Both are nil when there are none.
-func compileHeaders(rules []Rule) (*headerIndex, *fewHeaders) {
+// them into an index; nil when there are none.
+func compileHeaders(rules []Rule) *headerPatterns {
 	// A rule's exact names and its one-"*" patterns, as texts without
 	// the "*" and the length of what precedes it.
 	type pattern struct {
@@ -34,7 +34,7 @@ func compileHeaders(rules []Rule) (*headerIndex, *fewHeaders) {
 		}
 	}
 	if total == 0 {
-		return nil, nil
+		return nil
 	}
 	// The index's keys, only when there is to be an index.
 	var exact, always map[string]ruleSet
@@ -42,7 +42,7 @@ func compileHeaders(rules []Rule) (*headerIndex, *fewHeaders) {
 	if total > fewPatterns {
 		exact, always, pairs = map[string]ruleSet{}, map[string]ruleSet{}, map[[2]string]ruleSet{}
 	}
-	few := &fewHeaders{pats: make([]fewPattern, 0, min(total, fewPatterns)), rules: make([]ruleList, len(rules))}
+	few := &headerPatterns{pats: make([]fewPattern, 0, min(total, fewPatterns)), rules: make([]ruleList, len(rules))}
 	text := make([]byte, 0, min(size, 64*fewPatterns))
 	var names, wild []pattern
 	total = 0
@@ -84,13 +84,13 @@ func compileHeaders(rules []Rule) (*headerIndex, *fewHeaders) {
 		few.rules[i] = ruleList{start: at, exact: at + uint16(len(names)), end: uint16(len(few.pats)), listed: true}
 	}
 	if total == 0 {
-		return nil, nil // only patterns with more than one "*"
+		return nil // only patterns with more than one "*"
 	}
 	few.text = string(text)
-	if exact == nil {
-		return nil, few
+	if exact != nil {
+		few.index = buildHeaderIndex(exact, always, pairs)
 	}
-	return buildHeaderIndex(exact, always, pairs), few
+	return few
 }
 
 // buildHeaderIndex builds the index of the exact names, the prefixes of

@@ -7,13 +7,13 @@ package cors
 // listed in lines, or -1 and the first listed name that the lowest rule of
 // cands does not allow (Decision.DeniedHeader). cands is not empty.
 func (p *Policy) firstAllowing(cands ruleSet, lines []string) (int, string) {
-	if r := cands.first(); cands.single() && (p.anyHeader.has(r) || p.few.listed(r)) {
+	if r := cands.first(); cands.single() && (p.anyHeader.has(r) || p.headers.listed(r)) {
 		// The usual case: one candidate, with few patterns. Whether it
 		// allows each name decides, and nothing else is wanted.
 		return p.oneAllowing(r, lines)
 	}
 	st := listMatch{lines: lines, c0: cands.first(), alive: cands}
-	if p.headers == nil {
+	if p.headers.indexed() == nil {
 		// A few patterns cost less to match than to remember.
 		p.matchNames(&st, nil, nil, -1)
 	} else {
@@ -35,7 +35,7 @@ func (p *Policy) oneAllowing(r int, lines []string) (int, string) {
 	for _, rest := range lines {
 		for rest != "" {
 			var name string
-			if name, rest = cutName(rest); name != "" && !p.few.allows(name, r) {
+			if name, rest = cutName(rest); name != "" && !p.headers.allows(name, r) {
 				return -1, name
 			}
 		}
@@ -111,13 +111,13 @@ func (p *Policy) matchNames(st *listMatch, h *suffixHits, cache *nameCache, limi
 		switch c := cache.find(name); {
 		case c != nil && c.name != "":
 			allowed = c.allowed
-		case p.headers != nil:
-			allowed = p.anyHeader.or(p.headers.allowing(name, alive.minus(p.anyHeader), h))
+		case p.headers.indexed() != nil:
+			allowed = p.anyHeader.or(p.headers.index.allowing(name, alive.minus(p.anyHeader), h))
 			if c != nil {
 				c.name, c.allowed = name, allowed
 			}
-		case p.few != nil:
-			allowed = p.anyHeader.or(p.few.allowing(name, alive.minus(p.anyHeader)))
+		case p.headers != nil:
+			allowed = p.anyHeader.or(p.headers.allowing(name, alive.minus(p.anyHeader)))
 		default:
 			allowed = p.anyHeader
 		}

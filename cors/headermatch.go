@@ -30,7 +30,7 @@ import "math/bits"
 // by hashing them, with what a walk would have collected on its way there.
 //
 // A policy with only a few patterns keeps them in a list instead
-// (fewHeaders), as it does those of each rule that has few, which are
+// (headerPatterns), as it does those of each rule that has few, which are
 // matched without the index when that rule is the only candidate, the
 // usual case; and a long header list remembers the names it has matched
 // (headerlist.go), so that a name repeated costs a lookup.
@@ -499,15 +499,24 @@ func (x *headerIndex) findSuffixes(name string, short uint64, h *suffixHits) {
 	}
 }
 
-// fewHeaders holds the AllowedHeader patterns of the rules that have few of
+// headerPatterns holds the AllowedHeader patterns of the rules that have few of
 // them (fewPatterns), lowercased, to be matched one after another: every
 // rule's when the policy has few, and then this is all it has; else, those
 // of a rule that has few, to match them without the index when it is the
 // only candidate.
-type fewHeaders struct {
+type headerPatterns struct {
 	text  string // the patterns' texts, without their "*"
 	pats  []fewPattern
-	rules []ruleList // by rule
+	rules []ruleList   // by rule
+	index *headerIndex // every rule's patterns, when the policy has many
+}
+
+// indexed returns the index, or nil; a nil headerPatterns has none.
+func (f *headerPatterns) indexed() *headerIndex {
+	if f == nil {
+		return nil
+	}
+	return f.index
 }
 
 // ruleList is where a rule's patterns are in pats: its exact names in
@@ -530,7 +539,7 @@ type fewPattern struct {
 // allowing returns rules with a pattern that matches name: at least those
 // of want that do. It stops looking at a rule once one of its patterns
 // matches, and at all once every rule of want does.
-func (f *fewHeaders) allowing(name string, want ruleSet) ruleSet {
+func (f *headerPatterns) allowing(name string, want ruleSet) ruleSet {
 	var got ruleSet
 	for w := want; ; {
 		r := w.next()
@@ -545,7 +554,7 @@ func (f *fewHeaders) allowing(name string, want ruleSet) ruleSet {
 
 // allows reports whether rule r has a pattern that matches name; r is
 // listed, or has no patterns. A nil list has none.
-func (f *fewHeaders) allows(name string, r int) bool {
+func (f *headerPatterns) allows(name string, r int) bool {
 	if f == nil {
 		return false
 	}
@@ -564,10 +573,10 @@ func (f *fewHeaders) allows(name string, r int) bool {
 }
 
 // listed reports whether the patterns of rule r are all in the list.
-func (f *fewHeaders) listed(r int) bool { return f == nil || f.rules[r].listed }
+func (f *headerPatterns) listed(r int) bool { return f == nil || f.rules[r].listed }
 
 // wildMatches reports whether the one-"*" pattern q matches name.
-func (f *fewHeaders) wildMatches(q *fewPattern, name string) bool {
+func (f *headerPatterns) wildMatches(q *fewPattern, name string) bool {
 	suffix := q.off + uint32(q.plen)
 	return int(q.plen)+int(q.slen) <= len(name) && equalLower(name[:q.plen], f.text[q.off:suffix]) &&
 		equalLower(name[len(name)-int(q.slen):], f.text[suffix:suffix+uint32(q.slen)])
