@@ -104,7 +104,7 @@ func TestAllocsOutsidePolicies(t *testing.T) {
 func TestAllocsHeaderIndex(t *testing.T) {
 	c := indexShapes()["side"]
 	p := Compile(c)
-	if p.headers == nil {
+	if p.headers.indexed() == nil {
 		t.Fatal("fixture not indexed")
 	}
 	short := "xxy,qax,AZ" // all allowed by rule 0 of the shape

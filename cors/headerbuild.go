@@ -8,57 +8,89 @@ import (
 	"strings"
 )
 
-// fewPatterns is how many AllowedHeader patterns, counted once per rule, a
-// policy may have and still match them one after another: for so few that
-// costs no more than walking an index, and takes a tenth of the memory.
+// fewPatterns is how many AllowedHeader patterns a policy, or a rule, may
+// have and still have them matched one after another: for so few that costs
+// no more than walking an index, and takes a tenth of the memory.
 const fewPatterns = 16
 
 // compileHeaders compiles the AllowedHeader patterns of rules (at most
-// ruleSetCap of them) that do not allow every header: into a list when
-// there are few, else into an index. Both are nil when there are none.
-func compileHeaders(rules []Rule) (*headerIndex, *fewHeaders) {
-	exact := map[string]ruleSet{}
-	always := map[string]ruleSet{}
-	pairs := map[[2]string]ruleSet{} // by prefix and non-empty suffix
-	var few fewHeaders
-	var text []byte
+// ruleSetCap of them) that do not allow every header: those of each rule
+// with few into a list, and, when the policy has more than few, all of
+// them into an index; nil when there are none.
+func compileHeaders(rules []Rule) *headerPatterns {
+	// A rule's exact names and its one-"*" patterns, as texts without
+	// the "*" and the length of what precedes it.
+	type pattern struct {
+		text       string
+		plen, slen int
+	}
+	total, size := 0, 0
+	for i := range rules {
+		if !slices.Contains(rules[i].AllowedHeaders, "*") {
+			total += len(rules[i].AllowedHeaders)
+			for _, h := range rules[i].AllowedHeaders {
+				size += len(h)
+			}
+		}
+	}
+	if total == 0 {
+		return nil
+	}
+	// The index's keys, only when there is to be an index.
+	var exact, always map[string]ruleSet
+	var pairs map[[2]string]ruleSet // by prefix and non-empty suffix
+	if total > fewPatterns {
+		exact, always, pairs = map[string]ruleSet{}, map[string]ruleSet{}, map[[2]string]ruleSet{}
+	}
+	few := &headerPatterns{pats: make([]fewPattern, 0, min(total, fewPatterns)), rules: make([]ruleList, len(rules))}
+	text := make([]byte, 0, min(size, 64*fewPatterns))
+	var names, wild []pattern
+	total = 0
 	for i := range rules {
 		if slices.Contains(rules[i].AllowedHeaders, "*") {
 			continue
 		}
+		names, wild = names[:0], wild[:0]
 		for _, h := range rules[i].AllowedHeaders {
 			l := lowerASCII(h)
 			star := strings.IndexByte(l, '*')
 			switch {
 			case star < 0:
-				exact[l] = exact[l].with(i)
+				if exact != nil {
+					exact[l] = exact[l].with(i)
+				}
+				names = append(names, pattern{l, len(l), 0})
+				continue
 			case strings.IndexByte(l[star+1:], '*') >= 0:
 				continue // more than one "*" fails validation; it matches nothing
+			case exact == nil:
 			case star == len(l)-1:
 				always[l[:star]] = always[l[:star]].with(i)
 			default:
 				k := [2]string{l[:star], l[star+1:]}
 				pairs[k] = pairs[k].with(i)
 			}
-			if len(few.pats) <= fewPatterns {
-				q := fewPattern{off: uint32(len(text)), plen: uint16(len(l)), rule: uint8(i)}
-				if star >= 0 {
-					q.plen, q.slen, q.wild = uint16(star), uint16(len(l)-star-1), true
-					l = l[:star] + l[star+1:]
-				}
-				text = append(text, l...)
-				few.pats = append(few.pats, q)
-			}
+			wild = append(wild, pattern{l[:star] + l[star+1:], star, len(l) - star - 1})
 		}
+		total += len(names) + len(wild)
+		if len(names)+len(wild) > fewPatterns {
+			continue // in the index only
+		}
+		at := uint16(len(few.pats))
+		for _, q := range append(names, wild...) { // names has room: reused
+			few.pats = append(few.pats, fewPattern{off: uint32(len(text)), plen: uint16(q.plen), slen: uint16(q.slen), rule: uint8(i)})
+			text = append(text, q.text...)
+		}
+		few.rules[i] = ruleList{start: at, exact: at + uint16(len(names)), end: uint16(len(few.pats)), listed: true}
 	}
-	switch n := len(few.pats); {
-	case n == 0:
-		return nil, nil
-	case n <= fewPatterns:
-		few.text = string(text)
-		return nil, &few
+	if total == 0 {
+		return nil // only patterns with more than one "*"
 	}
-	return buildHeaderIndex(exact, always, pairs), nil
+	few.text = string(text)
+	if exact != nil {
+		few.index = buildHeaderIndex(exact, always, pairs)
+	}
+	return few
 }
 
 // buildHeaderIndex builds the index of the exact names, the prefixes of

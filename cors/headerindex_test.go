@@ -133,17 +133,17 @@ func TestHeaderIndexShapes(t *testing.T) {
 			t.Fatalf("%s: %v", name, err)
 		}
 		p := Compile(c)
-		if p.headers == nil {
+		if p.headers.indexed() == nil {
 			t.Fatalf("%s: no index", name)
 		}
-		for _, mk := range p.headers.marks {
+		for _, mk := range p.headers.index.marks {
 			sawSparse = sawSparse || mk.sparse
 		}
-		sawPaths = max(sawPaths, len(p.headers.prefix.paths), len(p.headers.suffix.paths))
+		sawPaths = max(sawPaths, len(p.headers.index.prefix.paths), len(p.headers.index.suffix.paths))
 		for _, tr := range []struct {
 			name string
 			t    *tree
-		}{{"prefix", &p.headers.prefix}, {"suffix", &p.headers.suffix}} {
+		}{{"prefix", &p.headers.index.prefix}, {"suffix", &p.headers.index.suffix}} {
 			deepest := 0
 			for _, path := range tr.t.paths {
 				deepest = max(deepest, int(path.start+path.n))
@@ -208,7 +208,7 @@ func TestProbeCollisions(t *testing.T) {
 	g := randomCase{rand.New(rand.NewPCG(11, 12))}
 	for name, c := range indexShapes() {
 		p := Compile(c)
-		for _, pt := range []*probeTable{&p.headers.prefix.probe, &p.headers.suffix.probe} {
+		for _, pt := range []*probeTable{&p.headers.index.prefix.probe, &p.headers.index.suffix.probe} {
 			if pt.slots == nil {
 				continue
 			}

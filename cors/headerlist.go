@@ -3,30 +3,44 @@ package cors
 // A header list is matched name by name against the candidate rules; see
 // headermatch.go for how one name is matched.
 
-// headerAllowing returns rules that allow name: at least those of want that
-// do. h is scratch space for the index.
-func (p *Policy) headerAllowing(name string, want ruleSet, h *suffixHits) ruleSet {
-	switch {
-	case p.headers != nil:
-		return p.headers.allowing(name, want, h)
-	case p.few != nil:
-		return p.few.allowing(name)
-	}
-	return ruleSet{}
-}
-
 // firstAllowing returns the lowest rule of cands that allows every name
 // listed in lines, or -1 and the first listed name that the lowest rule of
 // cands does not allow (Decision.DeniedHeader). cands is not empty.
 func (p *Policy) firstAllowing(cands ruleSet, lines []string) (int, string) {
+	if r := cands.first(); cands.single() && (p.anyHeader.has(r) || p.headers.listed(r)) {
+		// The usual case: one candidate, with few patterns. Whether it
+		// allows each name decides, and nothing else is wanted.
+		return p.oneAllowing(r, lines)
+	}
 	st := listMatch{lines: lines, c0: cands.first(), alive: cands}
-	if !p.matchNames(&st, nil, cacheFrom) {
-		p.matchLongList(&st)
+	if p.headers.indexed() == nil {
+		// A few patterns cost less to match than to remember.
+		p.matchNames(&st, nil, nil, -1)
+	} else {
+		p.matchIndexed(&st)
 	}
 	if st.alive.empty() {
 		return -1, st.denied
 	}
 	return st.alive.first(), ""
+}
+
+// oneAllowing is firstAllowing for one candidate r that allows every
+// header or has all its patterns listed: at most fewPatterns compared with
+// each name.
+func (p *Policy) oneAllowing(r int, lines []string) (int, string) {
+	if p.anyHeader.has(r) {
+		return r, ""
+	}
+	for _, rest := range lines {
+		for rest != "" {
+			var name string
+			if name, rest = cutName(rest); name != "" && !p.headers.allows(name, r) {
+				return -1, name
+			}
+		}
+	}
+	return r, ""
 }
 
 // cacheFrom is how many names of a list are matched before matching starts
@@ -41,64 +55,82 @@ type listMatch struct {
 	c0     int      // the lowest candidate
 	alive  ruleSet  // the candidates that allow every name so far
 	denied string   // the first name that c0 does not allow
-	hits   suffixHits
+}
+
+// matchIndexed matches the names of st through the index: the first as
+// they come, the rest of a long list remembering them. Each step has its own
+// frame, so that a short list does not pay for setting up the scratch space
+// of the index, nor a list of the usual length for the cache's.
+func (p *Policy) matchIndexed(st *listMatch) {
+	var h suffixHits
+	if !p.matchNames(st, &h, nil, cacheFrom) {
+		p.matchLongList(st, &h)
+	}
+}
+
+func (p *Policy) matchLongList(st *listMatch, h *suffixHits) {
+	var cache nameCache
+	p.matchNames(st, h, &cache, -1)
 }
 
 // matchNames matches the next names of st, at most limit of them when limit
-// is not negative, remembering them in cache when it is not nil. It reports
-// whether the list is decided: no candidate is left, or the lowest one left
-// allows every name, or every name is read.
-func (p *Policy) matchNames(st *listMatch, cache *nameCache, limit int) bool {
+// is not negative, remembering them in cache when it is not nil; h is the
+// index's scratch space. It reports whether the list is decided: no
+// candidate is left, or the lowest one left allows every name, or every
+// name is read. Once a long list has been read this far, names are
+// remembered: the set a name got stays right for it, as the rules still
+// alive only ever shrink.
+func (p *Policy) matchNames(st *listMatch, h *suffixHits, cache *nameCache, limit int) bool {
+	// The state in locals while the loop runs, so that it stays in
+	// registers.
+	alive, rest, lines, denied := st.alive, st.rest, st.lines, st.denied
+	decided := false
 	for {
 		// The lowest rule still alive wins once it allows every name:
 		// lower ones are out, higher ones cannot come first.
-		if p.anyHeader.has(st.alive.first()) {
-			return true
+		if p.anyHeader.has(alive.first()) {
+			decided = true
+			break
 		}
-		for st.rest == "" {
-			if len(st.lines) == 0 {
-				return true
-			}
-			st.rest, st.lines = st.lines[0], st.lines[1:]
+		for rest == "" && len(lines) > 0 {
+			rest, lines = lines[0], lines[1:]
+		}
+		if rest == "" {
+			decided = true
+			break
 		}
 		if limit == 0 {
-			return false
+			break
 		}
 		var name string
-		if name, st.rest = cutName(st.rest); name == "" {
+		if name, rest = cutName(rest); name == "" {
 			continue
 		}
 		limit--
-		allowed := p.anyHeader
-		if c := cache.find(name); c != nil && c.name != "" {
+		var allowed ruleSet
+		switch c := cache.find(name); {
+		case c != nil && c.name != "":
 			allowed = c.allowed
-		} else {
-			allowed = allowed.or(p.headerAllowing(name, st.alive.minus(p.anyHeader), &st.hits))
+		case p.headers.indexed() != nil:
+			allowed = p.anyHeader.or(p.headers.index.allowing(name, alive.minus(p.anyHeader), h))
 			if c != nil {
 				c.name, c.allowed = name, allowed
 			}
+		case p.headers != nil:
+			allowed = p.anyHeader.or(p.headers.allowing(name, alive.minus(p.anyHeader)))
+		default:
+			allowed = p.anyHeader
 		}
-		st.alive = st.alive.and(allowed)
-		if st.denied == "" && !allowed.has(st.c0) {
-			st.denied = name
+		if denied == "" && !allowed.has(st.c0) {
+			denied = name
 		}
-		if st.alive.empty() {
-			return true
+		if alive = alive.and(allowed); alive.empty() {
+			decided = true
+			break
 		}
 	}
-}
-
-// matchLongList matches the rest of a long list, remembering the names it
-// has matched. The set a name got stays right for it: the rules still
-// alive only ever shrink.
-func (p *Policy) matchLongList(st *listMatch) {
-	if p.headers == nil {
-		// A few patterns cost less to match than to remember.
-		p.matchNames(st, nil, -1)
-		return
-	}
-	var cache nameCache
-	p.matchNames(st, &cache, -1)
+	st.alive, st.rest, st.lines, st.denied = alive, rest, lines, denied
+	return decided
 }
 
 // nameCache remembers, by a hash of their ends, the sets that names got: a
@@ -115,8 +147,15 @@ func (c *nameCache) find(name string) *struct {
 	allowed ruleSet
 } {
 	if c == nil {
-		return nil
+		return nil // inline: most lists are too short for a cache
 	}
+	return c.slot(name)
+}
+
+func (c *nameCache) slot(name string) *struct {
+	name    string
+	allowed ruleSet
+} {
 	var first, last uint64
 	if len(name) >= 8 {
 		first, last = lower8(load64(name, 0)), lower8(load64(name, len(name)-8))

@@ -30,7 +30,9 @@ import "math/bits"
 // by hashing them, with what a walk would have collected on its way there.
 //
 // A policy with only a few patterns keeps them in a list instead
-// (fewHeaders), and a long header list remembers the names it has matched
+// (headerPatterns), as it does those of each rule that has few, which are
+// matched without the index when that rule is the only candidate, the
+// usual case; and a long header list remembers the names it has matched
 // (headerlist.go), so that a name repeated costs a lookup.
 
 // headerIndex finds the rules whose AllowedHeader patterns match a name.
@@ -497,11 +499,32 @@ func (x *headerIndex) findSuffixes(name string, short uint64, h *suffixHits) {
 	}
 }
 
-// fewHeaders holds the AllowedHeader patterns of a policy that has few of
-// them (fewPatterns), lowercased, to be matched one after another.
-type fewHeaders struct {
-	text string // the patterns' texts, without their "*"
-	pats []fewPattern
+// headerPatterns holds the AllowedHeader patterns of the rules that have few of
+// them (fewPatterns), lowercased, to be matched one after another: every
+// rule's when the policy has few, and then this is all it has; else, those
+// of a rule that has few, to match them without the index when it is the
+// only candidate.
+type headerPatterns struct {
+	text  string // the patterns' texts, without their "*"
+	pats  []fewPattern
+	rules []ruleList   // by rule
+	index *headerIndex // every rule's patterns, when the policy has many
+}
+
+// indexed returns the index, or nil; a nil headerPatterns has none.
+func (f *headerPatterns) indexed() *headerIndex {
+	if f == nil {
+		return nil
+	}
+	return f.index
+}
+
+// ruleList is where a rule's patterns are in pats: its exact names in
+// [start, exact), its one-"*" patterns in [exact, end); listed is false for
+// a rule with too many, which only the index holds.
+type ruleList struct {
+	start, exact, end uint16
+	listed            bool
 }
 
 // fewPattern is an exact name text[off:off+plen], or a pattern whose text
@@ -511,26 +534,52 @@ type fewPattern struct {
 	off        uint32
 	plen, slen uint16
 	rule       uint8
-	wild       bool
 }
 
-// allowing returns the rules with a pattern that matches name.
-func (f *fewHeaders) allowing(name string) ruleSet {
+// allowing returns rules with a pattern that matches name: at least those
+// of want that do. It stops looking at a rule once one of its patterns
+// matches, and at all once every rule of want does.
+func (f *headerPatterns) allowing(name string, want ruleSet) ruleSet {
 	var got ruleSet
-	for _, q := range f.pats {
-		prefix := f.text[q.off : q.off+uint32(q.plen)]
-		if !q.wild {
-			if equalLower(name, prefix) {
-				got.add(int(q.rule))
-			}
-			continue
+	for w := want; ; {
+		r := w.next()
+		if r < 0 {
+			return got
 		}
-		suffix := f.text[q.off+uint32(q.plen) : q.off+uint32(q.plen)+uint32(q.slen)]
-		if len(name) >= len(prefix)+len(suffix) && equalLower(name[:len(prefix)], prefix) && equalLower(name[len(name)-len(suffix):], suffix) {
-			got.add(int(q.rule))
+		if f.allows(name, r) {
+			got.add(r)
 		}
 	}
-	return got
+}
+
+// allows reports whether rule r has a pattern that matches name; r is
+// listed, or has no patterns. A nil list has none.
+func (f *headerPatterns) allows(name string, r int) bool {
+	if f == nil {
+		return false
+	}
+	l := f.rules[r]
+	for i := l.start; i < l.exact; i++ {
+		if q := &f.pats[i]; int(q.plen) == len(name) && equalLower(name, f.text[q.off:q.off+uint32(q.plen)]) {
+			return true
+		}
+	}
+	for i := l.exact; i < l.end; i++ {
+		if f.wildMatches(&f.pats[i], name) {
+			return true
+		}
+	}
+	return false
+}
+
+// listed reports whether the patterns of rule r are all in the list.
+func (f *headerPatterns) listed(r int) bool { return f == nil || f.rules[r].listed }
+
+// wildMatches reports whether the one-"*" pattern q matches name.
+func (f *headerPatterns) wildMatches(q *fewPattern, name string) bool {
+	suffix := q.off + uint32(q.plen)
+	return int(q.plen)+int(q.slen) <= len(name) && equalLower(name[:q.plen], f.text[q.off:suffix]) &&
+		equalLower(name[len(name)-int(q.slen):], f.text[suffix:suffix+uint32(q.slen)])
 }
 
 // equalLower reports whether s, lowercased, equals low.

@@ -90,6 +90,9 @@ func (s ruleSet) intersects(t ruleSet) bool { return s.lo&t.lo|s.hi&t.hi != 0 }
 
 func (s ruleSet) subsetOf(t ruleSet) bool { return s.lo&^t.lo|s.hi&^t.hi == 0 }
 
+// single reports whether s holds exactly one rule.
+func (s ruleSet) single() bool { return bits.OnesCount64(s.lo)+bits.OnesCount64(s.hi) == 1 }
+
 // first returns the lowest index of s, or -1 when s is empty.
 func (s ruleSet) first() int {
 	switch {

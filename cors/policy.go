@@ -15,12 +15,10 @@ type Policy struct {
 	// index finds the rules whose origins match a request origin without
 	// scanning them all; nil when the policy is small enough to scan.
 	index *originIndex
-	// anyHeader holds the rules with the AllowedHeader "*". The
-	// AllowedHeader patterns of the others are in few when they are few,
-	// else in headers; both are nil when they have none.
+	// anyHeader holds the rules with the AllowedHeader "*"; headers, the
+	// AllowedHeader patterns of the others, nil when they have none.
 	anyHeader ruleSet
-	headers   *headerIndex
-	few       *fewHeaders
+	headers   *headerPatterns
 	// one holds the rule of a single-rule policy, the common case, so that it
 	// costs no allocation of its own.
 	one [1]rule
@@ -89,7 +87,7 @@ func Compile(c *Configuration) *Policy {
 			p.anyHeader.add(i)
 		}
 	}
-	p.headers, p.few = compileHeaders(c.Rules[:n])
+	p.headers = compileHeaders(c.Rules[:n])
 	return p
 }
 
