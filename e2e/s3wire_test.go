@@ -223,12 +223,17 @@ func fromSDK(rules []types.CORSRule) []corsRule {
 // corsXML renders rules as a PutBucketCors body, with the S3 namespace and
 // elements in the API reference's order, which is also byte for byte what
 // aws-sdk-go-v2 sends.
+// s3Text escapes text as S3 writes it (docs/s3-cors-spec.md A.8): only
+// what XML reserves, and CR so that a parser does not fold it; quotes,
+// apostrophes and tabs stay as they are.
+var s3Text = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", "\r", "&#xD;")
+
 func corsXML(rules []corsRule) []byte {
 	var b strings.Builder
 	b.WriteString(`<CORSConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">`)
 	el := func(name, v string) {
 		b.WriteString("<" + name + ">")
-		_ = xml.EscapeText(&b, []byte(v))
+		b.WriteString(s3Text.Replace(v))
 		b.WriteString("</" + name + ">")
 	}
 	for _, r := range rules {
