@@ -557,10 +557,13 @@ func testLargeObject(t *testing.T, s *stack) {
 	}
 	defer resp.Body.Close()
 	gotSum := sha256.New()
-	n, err := io.CopyN(gotSum, resp.Body, part)
+	// Half of what the store sent before it holds back: the proxy may keep
+	// the last few KB of that in its buffers until more arrives, so waiting
+	// for all of it would test the buffer's size, not whether it streams.
+	n, err := io.CopyN(gotSum, resp.Body, part/2)
 	close(download.release)
 	if err != nil {
-		t.Fatalf("reading the first %d bytes of the object: %v", part, err)
+		t.Fatalf("reading the first %d bytes of the object: %v", part/2, err)
 	}
 	if download.timedOut.Load() {
 		t.Errorf("the client got no part of the object while the store held back the rest: the proxy buffers response bodies")
