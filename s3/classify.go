@@ -399,10 +399,16 @@ func canonicalPath(path string) bool {
 	if !strings.HasPrefix(path, "/") || strings.IndexByte(path, '\\') >= 0 {
 		return false
 	}
-	segments := strings.Split(path[1:], "/")
-	for i, s := range segments {
-		if s == "" && i < len(segments)-1 {
-			return false
+	// One pass, without allocating: a path can be as long as the request
+	// line the server reads.
+	empty := false
+	for s := range strings.SplitSeq(path[1:], "/") {
+		if empty {
+			return false // an empty segment before this one
+		}
+		if s == "" {
+			empty = true
+			continue
 		}
 		if dot := strings.TrimFunc(s, unicode.IsSpace); dot == "." || dot == ".." {
 			return false
