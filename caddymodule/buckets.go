@@ -3,20 +3,18 @@ package caddymodule
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
-	"net/url"
 	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/smithy-go"
-	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 	"golang.org/x/sync/singleflight"
+
+	"github.com/s3cors/caddy-s3-cors/s3"
 )
 
 // Upstream is the S3-compatible store behind the proxy, asked whether
@@ -79,9 +77,8 @@ func (u *Upstream) provision(repl *caddy.Replacer, region string) error {
 	if u.CacheTTL == 0 {
 		u.CacheTTL = caddy.Duration(DefaultCacheTTL)
 	}
-	ep, err := url.Parse(u.Endpoint)
-	if err != nil || (ep.Scheme != "http" && ep.Scheme != "https") || ep.Host == "" {
-		return fmt.Errorf("endpoint %q must be an http:// or https:// URL", u.Endpoint)
+	if err := s3.CheckEndpoint(u.Endpoint); err != nil {
+		return err
 	}
 	if (u.AccessKeyID == "") != (u.SecretAccessKey == "") {
 		return errors.New("credentials need both an access key and a secret key")
@@ -179,7 +176,7 @@ func (c *bucketChecker) ask(ctx context.Context, bucket string) bucketAnswer {
 
 	a := bucketAnswer{exists: true, expires: c.now().Add(c.ttl)}
 	if err != nil {
-		switch status := httpStatus(err); status {
+		switch status := s3.StatusOf(err); status {
 		case http.StatusNotFound:
 			a.exists = false
 		case http.StatusForbidden, http.StatusMovedPermanently, http.StatusBadRequest:
@@ -220,18 +217,4 @@ func (c *bucketChecker) forget(bucket string) {
 	c.mu.Lock()
 	delete(c.cache, bucket)
 	c.mu.Unlock()
-}
-
-// httpStatus is the HTTP status of a failed SDK call, or 0 when the call
-// got no response.
-func httpStatus(err error) int {
-	var re *smithyhttp.ResponseError
-	if errors.As(err, &re) {
-		return re.HTTPStatusCode()
-	}
-	var ae smithy.APIError
-	if errors.As(err, &ae) && ae.ErrorCode() == "NotFound" {
-		return http.StatusNotFound
-	}
-	return 0
 }

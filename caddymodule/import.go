@@ -252,11 +252,11 @@ func describeStoreError(err error) (code, message string) {
 	if ae, ok := errors.AsType[smithy.APIError](err); ok && ae.ErrorCode() != "" {
 		msg := ae.ErrorMessage()
 		if msg == "" {
-			msg = fmt.Sprintf("the store answered %d", httpStatus(err))
+			msg = fmt.Sprintf("the store answered %d", s3.StatusOf(err))
 		}
 		return ae.ErrorCode(), msg
 	}
-	if status := httpStatus(err); status != 0 {
+	if status := s3.StatusOf(err); status != 0 {
 		return "", fmt.Sprintf("the store answered %d", status)
 	}
 	return "", err.Error()

@@ -7,7 +7,8 @@ import (
 	"net/http"
 
 	"github.com/aws/smithy-go"
-	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/s3cors/caddy-s3-cors/s3"
 )
 
 // failed describes a failed request: what was done to which key (none for
@@ -25,7 +26,7 @@ func (s *Storage) failed(op, key string, err error) error {
 
 // hint says what to check after err.
 func hint(err error) string {
-	status, code := statusOf(err), codeOf(err)
+	status, code := s3.StatusOf(err), codeOf(err)
 	switch {
 	case errors.Is(err, context.Canceled):
 		return ""
@@ -46,16 +47,6 @@ func hint(err error) string {
 	return ""
 }
 
-// statusOf is the HTTP status of a failed SDK call, or 0 when it got no
-// response.
-func statusOf(err error) int {
-	var re *smithyhttp.ResponseError
-	if errors.As(err, &re) {
-		return re.HTTPStatusCode()
-	}
-	return 0
-}
-
 // codeOf is the S3 error code of a failed SDK call, or "".
 func codeOf(err error) string {
 	var ae smithy.APIError
@@ -69,7 +60,7 @@ func codeOf(err error) string {
 // missing bucket is not a missing key: it is an error worth reporting.
 func isMissingKey(err error) bool {
 	code := codeOf(err)
-	return code == "NoSuchKey" || (statusOf(err) == http.StatusNotFound && code != "NoSuchBucket")
+	return code == "NoSuchKey" || (s3.StatusOf(err) == http.StatusNotFound && code != "NoSuchBucket")
 }
 
 // isConditionFailed reports whether err is the store refusing a
@@ -77,7 +68,7 @@ func isMissingKey(err error) bool {
 // ConditionalRequestConflict, which Amazon S3 answers when a concurrent
 // conditional write to the same key is in progress.
 func isConditionFailed(err error) bool {
-	status := statusOf(err)
+	status := s3.StatusOf(err)
 	return status == http.StatusPreconditionFailed ||
 		(status == http.StatusConflict && codeOf(err) == "ConditionalRequestConflict")
 }

@@ -10,6 +10,8 @@ import (
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"go.uber.org/zap"
+
+	"github.com/s3cors/caddy-s3-cors/s3"
 )
 
 // Prepare makes the storage ready: it creates the bucket if it does not
@@ -61,7 +63,7 @@ func (s *Storage) ensureBucket(ctx context.Context) error {
 	if err == nil {
 		return nil
 	}
-	if statusOf(err) != http.StatusNotFound {
+	if s3.StatusOf(err) != http.StatusNotFound {
 		return s.failed("looking for", "", err)
 	}
 	in := &awss3.CreateBucketInput{Bucket: aws.String(s.cfg.Bucket)}
@@ -104,7 +106,7 @@ func (s *Storage) probe(ctx context.Context) (enforced bool, finding string, err
 			return etag, "", nil
 		case err == nil, isConditionFailed(err):
 			return "", otherwise, nil
-		case statusOf(err) == http.StatusNotImplemented || statusOf(err) == http.StatusBadRequest:
+		case s3.StatusOf(err) == http.StatusNotImplemented || s3.StatusOf(err) == http.StatusBadRequest:
 			// Stores that know no conditions may refuse the headers.
 			return "", fmt.Sprintf("refused a conditional write: %v", err), nil
 		}

@@ -16,7 +16,6 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -106,9 +105,8 @@ type Storage struct {
 // logger receives the outcome of the conditional-write probe and lock
 // warnings; nil logs nothing.
 func New(cfg Config, logger *zap.Logger) (*Storage, error) {
-	ep, err := url.Parse(cfg.Endpoint)
-	if err != nil || (ep.Scheme != "http" && ep.Scheme != "https") || ep.Host == "" {
-		return nil, fmt.Errorf("bucket storage endpoint %q must be an http:// or https:// URL", cfg.Endpoint)
+	if err := s3.CheckEndpoint(cfg.Endpoint); err != nil {
+		return nil, fmt.Errorf("bucket storage: %w", err)
 	}
 	if !s3.ValidBucketName(cfg.Bucket) {
 		return nil, fmt.Errorf("bucket storage bucket %q is not a valid S3 bucket name (3 to 63 lowercase letters, digits, '.' and '-')", cfg.Bucket)

@@ -13,6 +13,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/s3cors/caddy-s3-cors/s3"
 )
 
 // allKinds are the stores every contract test runs against.
@@ -83,7 +85,7 @@ func TestCertmagicContract(t *testing.T) {
 			ctx := t.Context()
 
 			s := newTestStorage(t, srv.endpoint, bucket, "pfx")
-			if _, err := raw.HeadBucket(ctx, &awss3.HeadBucketInput{Bucket: aws.String(bucket)}); statusOf(err) != 404 {
+			if _, err := raw.HeadBucket(ctx, &awss3.HeadBucketInput{Bucket: aws.String(bucket)}); s3.StatusOf(err) != 404 {
 				t.Fatalf("before first use, HeadBucket = %v; New must do no I/O and the bucket must not exist yet", err)
 			}
 
