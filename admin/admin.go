@@ -235,7 +235,9 @@ func (a *API) bucket(w http.ResponseWriter, r *http.Request, app *caddymodule.Ap
 		if err != nil {
 			return err
 		}
-		if _, err := st.Put(r.Context(), bucket, cfg, updatedBy); err != nil {
+		ctx, cancel := caddymodule.WriteContext(r.Context())
+		defer cancel()
+		if _, err := st.Put(ctx, bucket, cfg, updatedBy); err != nil {
 			return storeError(bucket, err)
 		}
 		app.LogLint(bucket, updatedBy, cfg)
@@ -245,7 +247,9 @@ func (a *API) bucket(w http.ResponseWriter, r *http.Request, app *caddymodule.Ap
 	default: // DELETE
 		// Unlike DeleteBucketCors, this does not ask the upstream: an
 		// operator may remove the configuration of a bucket that is gone.
-		existed, err := st.Delete(r.Context(), bucket, updatedBy)
+		ctx, cancel := caddymodule.WriteContext(r.Context())
+		defer cancel()
+		existed, err := st.Delete(ctx, bucket, updatedBy)
 		if err != nil {
 			return storeError(bucket, err)
 		}

@@ -124,7 +124,9 @@ func (a *API) rollback(w http.ResponseWriter, r *http.Request, app *caddymodule.
 		return err
 	}
 	st := app.Store()
-	rec, restored, err := st.Rollback(r.Context(), bucket, q.Version, updatedBy)
+	ctx, cancel := caddymodule.WriteContext(r.Context())
+	defer cancel()
+	rec, restored, err := st.Rollback(ctx, bucket, q.Version, updatedBy)
 	if err != nil {
 		return historyError(bucket, err)
 	}

@@ -82,7 +82,9 @@ func (a *API) candidate(w http.ResponseWriter, r *http.Request, app *caddymodule
 		if err := bucketMustExist(r, app, bucket); err != nil {
 			return err
 		}
-		if _, err := st.Promote(r.Context(), bucket, updatedBy); err != nil {
+		ctx, cancel := caddymodule.WriteContext(r.Context())
+		defer cancel()
+		if _, err := st.Promote(ctx, bucket, updatedBy); err != nil {
 			return candidateError(bucket, err)
 		}
 		app.LogLint(bucket, updatedBy, st.Lookup(bucket).Live.Configuration())
@@ -106,7 +108,9 @@ func (a *API) candidate(w http.ResponseWriter, r *http.Request, app *caddymodule
 		if err != nil {
 			return err
 		}
-		if _, err := st.Try(r.Context(), bucket, cfg, updatedBy); err != nil {
+		ctx, cancel := caddymodule.WriteContext(r.Context())
+		defer cancel()
+		if _, err := st.Try(ctx, bucket, cfg, updatedBy); err != nil {
 			return storeError(bucket, err)
 		}
 		app.LogCandidateLint(bucket, updatedBy, cfg)
@@ -114,7 +118,9 @@ func (a *API) candidate(w http.ResponseWriter, r *http.Request, app *caddymodule
 		return writeJSON(w, s)
 
 	default: // DELETE
-		existed, err := st.Discard(r.Context(), bucket, updatedBy)
+		ctx, cancel := caddymodule.WriteContext(r.Context())
+		defer cancel()
+		existed, err := st.Discard(ctx, bucket, updatedBy)
 		if err != nil {
 			return storeError(bucket, err)
 		}

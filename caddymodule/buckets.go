@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -119,6 +120,11 @@ type bucketChecker struct {
 	flight singleflight.Group
 	mu     sync.RWMutex
 	cache  map[string]bucketAnswer
+	// forgets counts calls of forget. An answer whose question was sent
+	// before a forget is returned to the questions that shared it, but not
+	// cached: it may describe the bucket before the change that made the
+	// proxy forget.
+	forgets atomic.Uint64
 }
 
 type bucketAnswer struct {
@@ -172,6 +178,7 @@ func (c *bucketChecker) cached(bucket string) (bucketAnswer, bool) {
 func (c *bucketChecker) ask(ctx context.Context, bucket string) bucketAnswer {
 	ctx, cancel := context.WithTimeout(ctx, headBucketTimeout)
 	defer cancel()
+	asked := c.forgets.Load()
 	_, err := c.client.HeadBucket(ctx, &awss3.HeadBucketInput{Bucket: aws.String(bucket)})
 
 	a := bucketAnswer{exists: true, expires: c.now().Add(c.ttl)}
@@ -188,16 +195,21 @@ func (c *bucketChecker) ask(ctx context.Context, bucket string) bucketAnswer {
 			a = bucketAnswer{unknown: true, expires: c.now().Add(min(unknownTTL, c.ttl))}
 		}
 	}
-	c.store(bucket, a)
+	c.store(bucket, a, asked)
 	return a
 }
 
-func (c *bucketChecker) store(bucket string, a bucketAnswer) {
+// store caches a, the answer to a question sent when forgets stood at
+// asked.
+func (c *bucketChecker) store(bucket string, a bucketAnswer, asked uint64) {
 	if c.ttl <= 0 {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.forgets.Load() != asked {
+		return
+	}
 	if len(c.cache) >= maxCachedBuckets {
 		now := c.now()
 		for k, v := range c.cache {
@@ -212,9 +224,12 @@ func (c *bucketChecker) store(bucket string, a bucketAnswer) {
 	c.cache[bucket] = a
 }
 
-// forget drops the cached answer for bucket.
+// forget drops the cached answer for bucket after a change to it: the next
+// question is sent anew, even while an older one is still in flight.
 func (c *bucketChecker) forget(bucket string) {
 	c.mu.Lock()
+	c.forgets.Add(1)
 	delete(c.cache, bucket)
 	c.mu.Unlock()
+	c.flight.Forget(bucket)
 }

@@ -174,7 +174,7 @@ func TestBucketCheckerBoundsItsCache(t *testing.T) {
 		if i < half {
 			ttl = time.Second
 		}
-		c.store(name(i), bucketAnswer{exists: true, expires: now.Add(ttl)})
+		c.store(name(i), bucketAnswer{exists: true, expires: now.Add(ttl)}, 0)
 	}
 	if n := len(c.cache); n != maxCachedBuckets {
 		t.Fatalf("cache holds %d answers after %d were stored", n, maxCachedBuckets)
@@ -184,7 +184,7 @@ func TestBucketCheckerBoundsItsCache(t *testing.T) {
 	}
 
 	*now = now.Add(2 * time.Second)
-	c.store("fresh", bucketAnswer{exists: true, expires: now.Add(time.Minute)})
+	c.store("fresh", bucketAnswer{exists: true, expires: now.Add(time.Minute)}, 0)
 	if n := len(c.cache); n != maxCachedBuckets-half+1 {
 		t.Errorf("after the short-lived half expired: %d answers, want %d", n, maxCachedBuckets-half+1)
 	}
@@ -199,7 +199,7 @@ func TestBucketCheckerBoundsItsCache(t *testing.T) {
 
 	// Full of live answers, the cache still does not grow past its bound.
 	for i := len(c.cache); i < maxCachedBuckets+10; i++ {
-		c.store(fmt.Sprintf("more-%05d", i), bucketAnswer{exists: true, expires: now.Add(time.Minute)})
+		c.store(fmt.Sprintf("more-%05d", i), bucketAnswer{exists: true, expires: now.Add(time.Minute)}, 0)
 	}
 	if n := len(c.cache); n > maxCachedBuckets || n == 0 {
 		t.Errorf("cache holds %d answers, bound %d", n, maxCachedBuckets)
@@ -207,4 +207,53 @@ func TestBucketCheckerBoundsItsCache(t *testing.T) {
 	if _, ok := c.cached(fmt.Sprintf("more-%05d", maxCachedBuckets+9)); !ok {
 		t.Error("the newest answer was not kept")
 	}
+}
+
+// A question sent before the proxy forgot a bucket (a DeleteBucket went
+// through) does not answer the questions after it: they send their own,
+// and the older answer is not cached. Otherwise a check that the bucket
+// is gone could join a HeadBucket sent while it still existed, and keep
+// its configuration for a new bucket of that name.
+func TestBucketCheckerForgetsAnswersInFlight(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, _ := newTestChecker(t, "http://store.invalid", time.Minute)
+		release := make(chan struct{})
+		var deleted atomic.Bool
+		var requests atomic.Int64
+		opts := c.client.Options()
+		opts.HTTPClient = &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			requests.Add(1)
+			status := http.StatusOK
+			if deleted.Load() {
+				status = http.StatusNotFound
+			} else {
+				<-release
+			}
+			return &http.Response{StatusCode: status, Header: http.Header{}, Body: http.NoBody, Request: r}, nil
+		})}
+		c.client = awss3.New(opts)
+
+		var before sync.WaitGroup
+		before.Go(func() {
+			if ok, err := c.exists(context.Background(), "photos"); !ok || err != nil {
+				t.Errorf("question sent before the delete: %v %v, want the bucket there", ok, err)
+			}
+		})
+		synctest.Wait() // the first HeadBucket is in flight
+
+		deleted.Store(true)
+		c.forget("photos")
+		if ok, err := c.exists(context.Background(), "photos"); ok || err != nil {
+			t.Errorf("question after the delete: %v %v, want the bucket gone", ok, err)
+		}
+		close(release)
+		before.Wait()
+
+		if ok, err := c.exists(context.Background(), "photos"); ok || err != nil {
+			t.Errorf("after both answers: %v %v, want the bucket gone", ok, err)
+		}
+		if n := requests.Load(); n != 2 {
+			t.Errorf("%d upstream requests, want 2", n)
+		}
+	})
 }

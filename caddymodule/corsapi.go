@@ -79,7 +79,7 @@ func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request, t s3.Target) 
 			fail(s3.AsError(err))
 			return
 		}
-		ctx, cancel := writeContext(r)
+		ctx, cancel := WriteContext(r.Context())
 		defer cancel()
 		if _, err := h.store().Put(ctx, t.Bucket, cfg, caller); err != nil {
 			h.logger.Error("storing a bucket CORS configuration",
@@ -100,7 +100,7 @@ func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request, t s3.Target) 
 		h.respond(w, ids, op, http.StatusOK, []byte(rec.Document))
 
 	case http.MethodDelete:
-		ctx, cancel := writeContext(r)
+		ctx, cancel := WriteContext(r.Context())
 		defer cancel()
 		if _, err := h.store().Delete(ctx, t.Bucket, caller); err != nil {
 			h.logger.Error("deleting a bucket CORS configuration",

@@ -381,10 +381,13 @@ func setCORSVary(hdr http.Header) { hdr["Vary"] = []string{cors.VaryValue} }
 // storeWriteTimeout bounds a write to the storage.
 const storeWriteTimeout = 30 * time.Second
 
-// writeContext is the context of a change to the storage: a client that
-// hangs up does not cut a write short between its steps.
-func writeContext(r *http.Request) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.WithoutCancel(r.Context()), storeWriteTimeout)
+// WriteContext is the context of a change to the storage made for a
+// request whose context is ctx: it keeps ctx's values, but a client that
+// hangs up does not cut the write short between its steps, and the write
+// takes at most 30 seconds. Every write a request causes (the ?cors API,
+// DeleteBucket, import, the admin API) uses it.
+func WriteContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), storeWriteTimeout)
 }
 
 // servePreflight answers an OPTIONS request as S3 does (spec B).
@@ -522,7 +525,7 @@ func (h *Handler) dropDeletedBucket(r *http.Request, bucket string) {
 	if p.Live == nil && p.Candidate == nil {
 		return
 	}
-	ctx, cancel := writeContext(r)
+	ctx, cancel := WriteContext(r.Context())
 	defer cancel()
 	if p.Live != nil {
 		if _, err := h.store().Delete(ctx, bucket, "DeleteBucket"); err != nil {

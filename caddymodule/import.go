@@ -177,7 +177,7 @@ func (a *App) importBucket(ctx context.Context, client *awss3.Client, bucket str
 		res.Status, res.Code, res.Message = ImportRefused, e.Code, e.Message
 		return res, nil
 	}
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeWriteTimeout)
+	wctx, cancel := WriteContext(ctx)
 	defer cancel()
 	if _, err := st.Put(wctx, bucket, cfg, importedBy); err != nil {
 		res.Status, res.Message = ImportFailed, "storing the configuration here: "+err.Error()
