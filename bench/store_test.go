@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/s3cors/caddy-s3-cors/cors"
+	"github.com/s3cors/caddy-s3-cors/internal/memstorage"
 	"github.com/s3cors/caddy-s3-cors/store"
 )
 
@@ -64,7 +65,7 @@ func BenchmarkStoreHeap(b *testing.B) {
 	b.Run("via=put", func(b *testing.B) {
 		var perBucket float64
 		for b.Loop() {
-			storage := newMemStorage()
+			storage := memstorage.New()
 			s := store.New(storage, store.Options{Logger: zap.NewNop()})
 			put(s)
 			// A running store polls; the poll also forgets the local
@@ -83,7 +84,7 @@ func BenchmarkStoreHeap(b *testing.B) {
 		b.ReportMetric(perBucket, "B/bucket")
 	})
 	b.Run("via=load", func(b *testing.B) {
-		storage := newMemStorage()
+		storage := memstorage.New()
 		put(store.New(storage, store.Options{Logger: zap.NewNop()}))
 		var perBucket float64
 		for b.Loop() {
@@ -127,7 +128,7 @@ func items(n int) []store.Item {
 }
 
 func newFileStore(dir string, n int) (*fileStore, error) {
-	var storage certmagic.Storage = newMemStorage()
+	var storage certmagic.Storage = memstorage.New()
 	if dir != "" {
 		storage = &certmagic.FileStorage{Path: dir}
 	}
@@ -300,7 +301,7 @@ func BenchmarkStorePutMany(b *testing.B) {
 // the names looked up, as a request's bucket name is a string of its own.
 func BenchmarkStoreLookup(b *testing.B) {
 	n := *storeBuckets
-	s := store.New(newMemStorage(), store.Options{Logger: zap.NewNop()})
+	s := store.New(memstorage.New(), store.Options{Logger: zap.NewNop()})
 	if _, err := s.PutMany(context.Background(), items(n), "AKIDBENCH", nil); err != nil {
 		b.Fatal(err)
 	}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
-	"path"
 	"slices"
 	"strings"
 	"sync"
@@ -18,6 +16,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/s3cors/caddy-s3-cors/cors"
+	"github.com/s3cors/caddy-s3-cors/internal/memstorage"
 )
 
 // corsDoc is a one-rule CORSConfiguration allowing GET from origin.
@@ -202,88 +201,6 @@ func (f *faultStorage) Lock(ctx context.Context, name string) error {
 	return f.Storage.Lock(ctx, name)
 }
 
-// memStorage is an in-memory storage for benchmarks, where the file
-// system's fsync would hide what the store itself costs.
-type memStorage struct {
-	mu    sync.RWMutex
-	data  map[string][]byte
-	locks sync.Map
-}
-
-func newMemStorage() *memStorage { return &memStorage{data: make(map[string][]byte)} }
-
-func (m *memStorage) Store(_ context.Context, key string, value []byte) error {
-	m.mu.Lock()
-	m.data[key] = slices.Clone(value)
-	m.mu.Unlock()
-	return nil
-}
-
-func (m *memStorage) Load(_ context.Context, key string) ([]byte, error) {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	v, ok := m.data[key]
-	if !ok {
-		return nil, fs.ErrNotExist
-	}
-	return v, nil
-}
-
-func (m *memStorage) Delete(_ context.Context, key string) error {
-	m.mu.Lock()
-	delete(m.data, key)
-	m.mu.Unlock()
-	return nil
-}
-
-func (m *memStorage) Exists(_ context.Context, key string) bool {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	_, ok := m.data[key]
-	return ok
-}
-
-func (m *memStorage) List(_ context.Context, prefix string, _ bool) ([]string, error) {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	var keys []string
-	for k := range m.data {
-		if path.Dir(k) == prefix {
-			keys = append(keys, k)
-		}
-	}
-	return keys, nil
-}
-
-func (m *memStorage) Stat(_ context.Context, key string) (certmagic.KeyInfo, error) {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	v, ok := m.data[key]
-	if !ok {
-		return certmagic.KeyInfo{}, fs.ErrNotExist
-	}
-	return certmagic.KeyInfo{Key: key, Size: int64(len(v)), IsTerminal: true}, nil
-}
-
-func (m *memStorage) Lock(ctx context.Context, name string) error {
-	ch, _ := m.locks.LoadOrStore(name, make(chan struct{}, 1))
-	select {
-	case ch.(chan struct{}) <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-func (m *memStorage) Unlock(_ context.Context, name string) error {
-	ch, ok := m.locks.Load(name)
-	if !ok {
-		return errors.New("not locked")
-	}
-	<-ch.(chan struct{})
-	return nil
-}
-
 // fakeClock is a settable clock for the full-sync schedule.
 type fakeClock struct {
 	mu sync.Mutex
@@ -302,16 +219,13 @@ func (c *fakeClock) advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-var (
-	_ certmagic.Storage = (*faultStorage)(nil)
-	_ certmagic.Storage = (*memStorage)(nil)
-)
+var _ certmagic.Storage = (*faultStorage)(nil)
 
 // condStorage is an in-memory ConditionalStorage: every write of a key
 // gives it a new version, and StoreIf refuses a stale one. Its Lock fails
 // the test, since a store on it must never take a lock.
 type condStorage struct {
-	*memStorage
+	*memstorage.Storage
 	t testing.TB
 
 	mu       sync.Mutex
@@ -324,7 +238,7 @@ type condStorage struct {
 }
 
 func newCondStorage(t testing.TB) *condStorage {
-	return &condStorage{memStorage: newMemStorage(), t: t, versions: make(map[string]uint64)}
+	return &condStorage{Storage: memstorage.New(), t: t, versions: make(map[string]uint64)}
 }
 
 func (c *condStorage) Conditional() bool { return true }
@@ -334,20 +248,20 @@ func (c *condStorage) Store(ctx context.Context, key string, value []byte) error
 	defer c.mu.Unlock()
 	c.next++
 	c.versions[key] = c.next
-	return c.memStorage.Store(ctx, key, value)
+	return c.Storage.Store(ctx, key, value)
 }
 
 func (c *condStorage) Delete(ctx context.Context, key string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.versions, key)
-	return c.memStorage.Delete(ctx, key)
+	return c.Storage.Delete(ctx, key)
 }
 
 func (c *condStorage) LoadVersion(ctx context.Context, key string) ([]byte, string, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	v, err := c.memStorage.Load(ctx, key)
+	v, err := c.Storage.Load(ctx, key)
 	if err != nil {
 		return nil, "", err
 	}
@@ -370,7 +284,7 @@ func (c *condStorage) StoreIf(ctx context.Context, key string, value []byte, ver
 	}
 	c.next++
 	c.versions[key] = c.next
-	if err := c.memStorage.Store(ctx, key, value); err != nil {
+	if err := c.Storage.Store(ctx, key, value); err != nil {
 		return "", err
 	}
 	return fmt.Sprint(c.next), nil

@@ -316,7 +316,7 @@ func TestDecodeRecord(t *testing.T) {
 }
 
 func TestBucketOfKey(t *testing.T) {
-	s := New(newMemStorage(), Options{})
+	s := New(fileStorage(t), Options{})
 	tests := []struct {
 		key     string
 		bucket  string
