@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -16,6 +15,8 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	_ "github.com/caddyserver/caddy/v2/modules/filestorage"
+
+	"github.com/s3cors/caddy-s3-cors/internal/testenv"
 )
 
 // These tests run Caddy in this test binary with the s3_cors app and call
@@ -36,7 +37,7 @@ func TestMain(m *testing.M) {
 		caddycmd.Main()
 		return
 	}
-	adminAddr = freeLoopbackAddr()
+	adminAddr = testenv.FreeAddr()
 	var err error
 	storageRoot, err = os.MkdirTemp("", "s3cors-admin-")
 	if err != nil {
@@ -47,15 +48,6 @@ func TestMain(m *testing.M) {
 	_ = caddy.Stop()
 	os.RemoveAll(storageRoot)
 	os.Exit(code)
-}
-
-func freeLoopbackAddr() string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // corsDoc is a CORSConfiguration with one rule.
@@ -81,7 +73,7 @@ func testConfig(t *testing.T, handlerUpstream string) map[string]any {
 	apps := map[string]any{"s3_cors": map[string]any{"sync_interval": "1h"}}
 	if handlerUpstream != "" {
 		apps["http"] = map[string]any{"servers": map[string]any{"s3": map[string]any{
-			"listen": []string{freeLoopbackAddr()},
+			"listen": []string{testenv.FreeAddr()},
 			"routes": []any{map[string]any{"handle": []any{
 				map[string]any{"handler": "s3_cors", "upstream": map[string]any{
 					"endpoint": handlerUpstream, "access_key_id": "ak", "secret_access_key": "sk", "cache_ttl": "1ns",

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/s3cors/caddy-s3-cors/internal/testenv"
 )
 
 // caddyRun is what one run of the caddy command printed and how it exited.
@@ -156,7 +158,7 @@ func TestCommandVerbs(t *testing.T) {
 		"HTTP 400: bucket \"photos\": MalformedXML: The XML you provided was not well-formed")
 	runCaddy(t, "", "get", "Not_A_Bucket").wantFailure(t, "get of an invalid name", "HTTP 400", "InvalidBucketName")
 	runCaddy(t, "", "put", "photos", filepath.Join(t.TempDir(), "missing.xml")).wantFailure(t, "put of a missing file", "no file ")
-	runCaddy(t, "", "list", "--address", freeLoopbackAddr()).wantFailure(t, "an admin endpoint that is not there", "performing request")
+	runCaddy(t, "", "list", "--address", testenv.FreeAddr()).wantFailure(t, "an admin endpoint that is not there", "performing request")
 }
 
 // put answers as PutBucketCors would when a handler has an upstream.

@@ -15,6 +15,7 @@ import (
 	_ "github.com/caddyserver/caddy/v2/modules/logging" // the file log writer
 
 	"github.com/s3cors/caddy-s3-cors/cors"
+	"github.com/s3cors/caddy-s3-cors/internal/testenv"
 )
 
 // warnDoc gets a warning of every code: its first rule lets any origin
@@ -135,7 +136,7 @@ func TestCommandLint(t *testing.T) {
 	file := writeFile(t, "cors.xml", warnDoc)
 
 	// A file is linted without the admin API.
-	noAdmin := freeLoopbackAddr()
+	noAdmin := testenv.FreeAddr()
 	runCaddy(t, "", "lint", file, "--address", noAdmin).wantSuccess(t, "lint of a file", lintLines(file, want))
 	runCaddy(t, warnDoc, "lint", "-", "--address", noAdmin).wantSuccess(t, "lint of standard input", lintLines("standard input", want))
 	strict := runCaddy(t, "", "lint", file, "--strict", "--address", noAdmin)

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/s3cors/caddy-s3-cors/caddymodule"
+	"github.com/s3cors/caddy-s3-cors/internal/testenv"
 )
 
 // loadServingConfig runs Caddy with the s3_cors app on fresh storage and an
@@ -20,7 +21,7 @@ func loadServingConfig(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := freeLoopbackAddr()
+	addr := testenv.FreeAddr()
 	loadJSON(t, map[string]any{
 		"storage": map[string]any{"module": "file_system", "root": dir},
 		"apps": map[string]any{

@@ -25,6 +25,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddytest"
 
 	_ "github.com/s3cors/caddy-s3-cors"
+	"github.com/s3cors/caddy-s3-cors/internal/testenv"
 )
 
 // The integration tests run one Caddy in this test binary, on ports the
@@ -34,16 +35,6 @@ var (
 	adminPort, httpPort int
 	base                string
 )
-
-// freeLoopbackPort returns a port that is free on loopback right now.
-func freeLoopbackPort() int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
 
 // storageRoot holds the storage directories of the test configs.
 var storageRoot string
@@ -60,14 +51,14 @@ func storageDir(t *testing.T) string {
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	adminPort, httpPort = freeLoopbackPort(), freeLoopbackPort()
+	adminPort, httpPort = testenv.FreePort(), testenv.FreePort()
 	base = fmt.Sprintf("http://localhost:%d", httpPort)
 	// caddytest skips silently under -short and when its TLS fixtures are
 	// missing (as under -trimpath); these tests use plain HTTP only, and in
 	// CI a skipped integration test is a failure.
 	caddytest.Default.AdminPort = adminPort
 	caddytest.Default.Certificates = nil
-	if testing.Short() && os.Getenv("CI") == "true" {
+	if testing.Short() && testenv.InCI() {
 		fmt.Fprintln(os.Stderr, "the integration tests do not run under -short; run them without it in CI")
 		os.Exit(1)
 	}

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/s3cors/caddy-s3-cors/internal/testenv"
 )
 
 // configBucket is where the cluster keeps its configurations, in the store
@@ -129,7 +131,7 @@ func TestCluster(t *testing.T) {
 		dir := t.TempDir()
 		path := filepath.Join(dir, "Caddyfile")
 		caddyfile := fmt.Sprintf("{\n\tadmin off\n\ts3_cors {\n%s\n\t}\n}\n\nhttp://127.0.0.1:%d {\n\ts3_cors\n\treverse_proxy 127.0.0.1:1\n}\n",
-			bucketStorageOption("http://"+l.Addr().String()), freePort(t))
+			bucketStorageOption("http://"+l.Addr().String()), testenv.FreePort())
 		if err := os.WriteFile(path, []byte(caddyfile), 0o600); err != nil {
 			t.Fatal(err)
 		}

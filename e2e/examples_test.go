@@ -20,6 +20,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/chromedp/chromedp"
+
+	"github.com/s3cors/caddy-s3-cors/internal/testenv"
 )
 
 // The defaults the example configurations are written with; a test run
@@ -213,9 +215,9 @@ func runExample(t *testing.T, dir string, st *store, check func(t *testing.T, px
 	t.Helper()
 	for _, variant := range []string{"Caddyfile", "caddy.json"} {
 		t.Run(variant, func(t *testing.T) {
-			port := freePort(t)
+			port := testenv.FreePort()
 			listen := "127.0.0.1:" + strconv.Itoa(port)
-			admin := "127.0.0.1:" + strconv.Itoa(freePort(t))
+			admin := "127.0.0.1:" + strconv.Itoa(testenv.FreePort())
 			config := filepath.Join(examplesDir(), dir, variant)
 			args := []string{"run", "--config", config, "--adapter", "caddyfile"}
 			if variant == "caddy.json" {
@@ -268,9 +270,9 @@ func testRootExample(t *testing.T, st *store) {
 	config := filepath.Join(repoRoot, "Caddyfile.example")
 	caddyCommand(t, cleanEnv(exampleVars(t)), "adapt", "--config", config, "--adapter", "caddyfile", "--validate")
 
-	port := freePort(t)
+	port := testenv.FreePort()
 	listen := "127.0.0.1:" + strconv.Itoa(port)
-	admin := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	admin := "127.0.0.1:" + strconv.Itoa(testenv.FreePort())
 	vars := exampleVars(t, "S3CORS_PORT="+strconv.Itoa(port), "S3CORS_BIND=127.0.0.1",
 		"S3CORS_UPSTREAM="+st.Host, "S3CORS_ADMIN="+admin)
 	proc := startProcess(t, t, "caddy Caddyfile.example", vars, caddyBin, "run", "--config", config, "--adapter", "caddyfile")
@@ -569,7 +571,7 @@ func testBrowserUploadExample(t *testing.T, s *stack) {
 		return bucket
 	}
 
-	port := strconv.Itoa(freePort(t))
+	port := strconv.Itoa(testenv.FreePort())
 	origin := "http://localhost:" + port
 	bucket := newBucket(t, origin)
 	signer := startProcess(t, t, "browser-upload", []string{

@@ -24,6 +24,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/s3cors/caddy-s3-cors/internal/testenv"
 )
 
 // Root credentials of every store the tests start. The proxy is configured
@@ -117,15 +119,11 @@ func needCaddy(t *testing.T) {
 	}
 }
 
-// prerequisiteMissing fails under CI=true, where a skipped test would turn a
-// missing install step into a quiet green run, and skips otherwise.
+// prerequisiteMissing is testenv.Missing, saying how to install what is
+// missing.
 func prerequisiteMissing(t *testing.T, format string, args ...any) {
 	t.Helper()
-	msg := fmt.Sprintf(format, args...) + " (install it with scripts/deps.sh)"
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
+	testenv.Missing(t, "%s (install it with scripts/deps.sh)", fmt.Sprintf(format, args...))
 }
 
 // requireTool runs argv (leading NAME=value words set environment variables,
@@ -157,17 +155,6 @@ func splitEnv(argv []string) (env, args []string) {
 		return env, argv[i:]
 	}
 	return env, nil
-}
-
-// freePort asks the kernel for a port that is free on loopback right now.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // logBuffer collects a process's output for display when a test fails.
@@ -351,7 +338,7 @@ type store struct {
 func startStore(t *testing.T, kind string, extraEnv ...string) *store {
 	t.Helper()
 	bin := storeBinary(t, kind)
-	port := freePort(t)
+	port := testenv.FreePort()
 	host := "127.0.0.1:" + strconv.Itoa(port)
 	data := t.TempDir()
 	s := &store{kind: kind, URL: "http://" + host, Host: host}
@@ -370,7 +357,7 @@ func startStore(t *testing.T, kind string, extraEnv ...string) *store {
 		}
 		argv = []string{
 			bin, "server", data, "--quiet", "--address", host,
-			"--console-address", "127.0.0.1:" + strconv.Itoa(freePort(t)),
+			"--console-address", "127.0.0.1:" + strconv.Itoa(testenv.FreePort()),
 		}
 		answers = func() bool { return httpStatus(s.URL+"/minio/health/ready") == http.StatusOK }
 	case gofakes3:
@@ -642,10 +629,10 @@ func startProxy(t *testing.T, cfg proxyConfig) *proxy {
 	t.Helper()
 	needCaddy(t)
 	if cfg.Port == 0 {
-		cfg.Port = freePort(t)
+		cfg.Port = testenv.FreePort()
 	}
 	if cfg.AdminPort == 0 {
-		cfg.AdminPort = freePort(t)
+		cfg.AdminPort = testenv.FreePort()
 	}
 	dir := t.TempDir()
 	for _, d := range []string{"data", "config"} {

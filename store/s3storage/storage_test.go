@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/s3cors/caddy-s3-cors/internal/testenv"
 	"github.com/s3cors/caddy-s3-cors/s3"
 )
 
@@ -214,7 +215,7 @@ func sameSet(a, b []string) bool {
 func TestErrorsSayWhatToCheck(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	closed := newTestStorage(t, fmt.Sprintf("http://127.0.0.1:%d", freePort(t)), "nowhere", "")
+	closed := newTestStorage(t, fmt.Sprintf("http://127.0.0.1:%d", testenv.FreePort()), "nowhere", "")
 	err := closed.Store(ctx, "k", []byte("v"))
 	if err == nil || !strings.Contains(err.Error(), "check that the endpoint is right and the store is up") || !strings.Contains(err.Error(), "bucket nowhere") {
 		t.Errorf("closed port: %v; want the bucket named and the endpoint to check", err)

@@ -3,8 +3,6 @@ package s3storage
 import (
 	"bytes"
 	"context"
-	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -19,6 +17,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/s3cors/caddy-s3-cors/internal/testenv"
 )
 
 // The stores these tests start, each as its own process on a free loopback
@@ -56,23 +56,9 @@ func storeBinary(t *testing.T, kind string) string {
 	}
 	bin := strings.TrimSpace(string(out))
 	if fi, err := os.Stat(bin); err != nil || fi.Mode()&0o111 == 0 {
-		msg := fmt.Sprintf("%s is not installed at %s (install it with scripts/deps.sh or scripts/upstream.sh install %s)", kind, bin, kind)
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		testenv.Missing(t, "%s is not installed at %s (install it with scripts/deps.sh or scripts/upstream.sh install %s)", kind, bin, kind)
 	}
 	return bin
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // newServer prepares a store of kind on a free port, keeping its data in
@@ -80,12 +66,12 @@ func freePort(t *testing.T) int {
 func newServer(t *testing.T, kind, data string) *testServer {
 	t.Helper()
 	bin := storeBinary(t, kind)
-	host := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	host := "127.0.0.1:" + strconv.Itoa(testenv.FreePort())
 	s := &testServer{kind: kind, endpoint: "http://" + host, logs: &bytes.Buffer{}}
 	switch kind {
 	case minio:
 		s.env = []string{"MINIO_ROOT_USER=" + testAccessKey, "MINIO_ROOT_PASSWORD=" + testSecretKey, "MINIO_BROWSER=off", "MINIO_UPDATE=off"}
-		s.argv = []string{bin, "server", data, "--quiet", "--address", host, "--console-address", "127.0.0.1:" + strconv.Itoa(freePort(t))}
+		s.argv = []string{bin, "server", data, "--quiet", "--address", host, "--console-address", "127.0.0.1:" + strconv.Itoa(testenv.FreePort())}
 	case versitygw:
 		s.env = []string{"ROOT_ACCESS_KEY=" + testAccessKey, "ROOT_SECRET_KEY=" + testSecretKey}
 		s.argv = []string{bin, "--port", host, "--quiet", "posix", data}
