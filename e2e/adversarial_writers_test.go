@@ -46,6 +46,43 @@ func statusOf(c *http.Client, req *http.Request) (int, error) {
 	return resp.StatusCode, nil
 }
 
+// burst sends reqs through c from writers clients at once, each taking the
+// next request when its last one is answered, and returns the indexes of
+// the requests answered 200, in the order they were. Once enough are,
+// onEnough runs, once: a test kills a process then, mid-burst. A request
+// cut short or refused is not acknowledged.
+func burst(c *http.Client, reqs []*http.Request, writers, enough int, onEnough func()) []int {
+	var (
+		mu    sync.Mutex
+		acked []int
+		once  sync.Once
+	)
+	next := make(chan int, len(reqs))
+	for i := range reqs {
+		next <- i
+	}
+	close(next)
+	var wg sync.WaitGroup
+	for range writers {
+		wg.Go(func() {
+			for i := range next {
+				if status, err := statusOf(c, reqs[i]); err != nil || status != http.StatusOK {
+					continue
+				}
+				mu.Lock()
+				acked = append(acked, i)
+				n := len(acked)
+				mu.Unlock()
+				if n >= enough {
+					once.Do(onEnough)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return acked
+}
+
 // race sends writer i's document through proxies[i % len(proxies)], all at
 // once, and fails unless every PUT is acknowledged.
 func race(t *testing.T, proxies []*proxy, bucket string, docs [][]corsRule) {

@@ -283,42 +283,11 @@ func (c *cluster) testKilledInstance(t *testing.T) {
 		reqs[i] = rawRequest{method: http.MethodPut, url: victim.URL + "/" + buckets[i] + "?cors",
 			body: corsXML(originRules("https://" + buckets[i] + ".example")), creds: &rootCreds}.build(t)
 	}
-	var mu sync.Mutex
-	var acked []int
 	killed := make(chan struct{})
-	var killOnce sync.Once
-	next := make(chan int, writes)
-	for i := range writes {
-		next <- i
-	}
-	close(next)
-	var wg sync.WaitGroup
-	for range writers {
-		wg.Go(func() {
-			for i := range next {
-				resp, err := httpClient.Do(reqs[i])
-				if err != nil {
-					continue // killed mid-request: not acknowledged
-				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != http.StatusOK {
-					continue
-				}
-				mu.Lock()
-				acked = append(acked, i)
-				n := len(acked)
-				mu.Unlock()
-				if n >= killAfter {
-					killOnce.Do(func() {
-						_ = victim.proc.cmd.Process.Kill()
-						close(killed)
-					})
-				}
-			}
-		})
-	}
-	wg.Wait()
+	acked := burst(httpClient, reqs, writers, killAfter, func() {
+		_ = victim.proc.cmd.Process.Kill()
+		close(killed)
+	})
 	select {
 	case <-killed:
 	default:

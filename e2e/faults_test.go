@@ -361,10 +361,7 @@ func testProxyKilledDuringPuts(t *testing.T, s *stack) {
 		docs[buckets[i]] = canonicalCORS(rules)
 		reqs[i] = rawRequest{method: http.MethodPut, url: s.corsURL(buckets[i]), body: corsXML(rules), creds: &rootCreds}.build(t)
 	}
-	var mu sync.Mutex
-	var acked []string
 	enough := make(chan struct{}) // killAfter PUTs were acknowledged
-	var enoughOnce sync.Once
 	// The kill lands while the proxy holds its storage lock around the
 	// change marker, the moment that leaves the most behind: the lock file
 	// a restarted instance finds. If no lock shows within a few PUTs'
@@ -384,29 +381,10 @@ func testProxyKilledDuringPuts(t *testing.T, s *stack) {
 		_ = s.proxy.proc.cmd.Process.Kill()
 		lockedKill <- false
 	}()
-	next := make(chan int, writes)
-	for i := range writes {
-		next <- i
+	var acked []string
+	for _, i := range burst(faultClient, reqs, writers, killAfter, func() { close(enough) }) {
+		acked = append(acked, buckets[i])
 	}
-	close(next)
-	var wg sync.WaitGroup
-	for range writers {
-		wg.Go(func() {
-			for i := range next {
-				if status, err := statusOf(faultClient, reqs[i]); err != nil || status != http.StatusOK {
-					continue // cut short by the kill, or refused: not acknowledged
-				}
-				mu.Lock()
-				acked = append(acked, buckets[i])
-				n := len(acked)
-				mu.Unlock()
-				if n >= killAfter {
-					enoughOnce.Do(func() { close(enough) })
-				}
-			}
-		})
-	}
-	wg.Wait()
 	if len(acked) < killAfter {
 		t.Fatalf("only %d PUTs were acknowledged; the proxy was not killed mid-burst", len(acked))
 	}
